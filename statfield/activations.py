@@ -204,6 +204,8 @@ class Activation:
         if self.name == "erf":
             den = np.sqrt((1 + 2 * q1) * (1 + 2 * q2))
             return (2 / np.pi) * np.arcsin(np.clip(2 * c12 / den, -1.0, 1.0))
+        if self.name == "gelu":
+            return _gelu_kernel(q1, q2, c12)
         raise ValueError(f"activation {self.name!r} has no closed-form kernel")
 
     def deriv_kernel(self, q1, q2, c12):
@@ -217,11 +219,43 @@ class Activation:
         if self.name == "erf":
             det = (1 + 2 * q1) * (1 + 2 * q2) - 4 * c12 * c12
             return (4 / np.pi) / np.sqrt(det)
+        if self.name == "gelu":
+            return _gelu_deriv_kernel(q1, q2, c12)
         raise ValueError(f"activation {self.name!r} has no closed-form derivative kernel")
 
     def __repr__(self):
         extra = "".join(f", {k}={v}" for k, v in self.params.items())
         return f"Activation({self.name!r}{extra})"
+
+
+def _gelu_kernel(q1, q2, c12):
+    r"""Closed-form GELU kernel :math:`\mathbb{E}[u\Phi(u)\,v\Phi(v)]` (exact GELU, :math:`\Phi` the normal CDF).
+
+    With :math:`A = 1+q_1`, :math:`B = 1+q_2`, :math:`D = AB - c_{12}^2` (write
+    :math:`\Phi(u) = P(g_1 < u)` with an independent :math:`g_1\sim N(0,1)` and apply Stein's lemma
+    twice; derived in :mod:`statfield.meanfield`, checked against mpmath and neural-tangents):
+
+    .. math:: \frac{c_{12}}{4} + \frac{c_{12}}{2\pi}\arcsin\frac{c_{12}}{\sqrt{AB}}
+              + \frac{q_1q_2 + c_{12}^2(1-q_1q_2)/(AB)}{2\pi\sqrt{D}}.
+    """
+    A, B = 1.0 + q1, 1.0 + q2
+    D = np.clip(A * B - c12 * c12, np.finfo(float).tiny, None)
+    s = np.arcsin(np.clip(c12 / np.sqrt(A * B), -1.0, 1.0))
+    return c12 / 4 + c12 * s / (2 * np.pi) + (q1 * q2 + c12 * c12 * (1 - q1 * q2) / (A * B)) / (2 * np.pi * np.sqrt(D))
+
+
+def _gelu_deriv_kernel(q1, q2, c12):
+    r"""Closed-form :math:`\mathbb{E}[\phi'(u)\phi'(v)]` for exact GELU, :math:`\phi' = \Phi(z) + z\varphi(z)`.
+
+    .. math:: \frac14 + \frac{1}{2\pi}\arcsin\frac{c_{12}}{\sqrt{AB}}
+              + \frac{c_{12}}{2\pi\sqrt{D}}\left(\frac1A + \frac1B + \frac1D\right)
+
+    (same notation as :func:`_gelu_kernel`).
+    """
+    A, B = 1.0 + q1, 1.0 + q2
+    D = np.clip(A * B - c12 * c12, np.finfo(float).tiny, None)
+    s = np.arcsin(np.clip(c12 / np.sqrt(A * B), -1.0, 1.0))
+    return 0.25 + s / (2 * np.pi) + c12 / (2 * np.pi * np.sqrt(D)) * (1 / A + 1 / B + 1 / D)
 
 
 def _safe_corr(c12, s):
@@ -317,7 +351,8 @@ def _gelu():
 
         return x * (1 + sp.erf(x / sp.sqrt(2))) / 2
 
-    return Activation(name="gelu", fn=fn, deriv=deriv, second_deriv=second, sympy_fn=sym)
+    return Activation(name="gelu", fn=fn, deriv=deriv, second_deriv=second, sympy_fn=sym,
+                      closed_forms=frozenset({"kernel", "deriv_kernel"}))
 
 
 def _silu():

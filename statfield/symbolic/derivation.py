@@ -20,7 +20,7 @@ from pathlib import Path
 
 import sympy as sp
 
-__all__ = ["Derivation", "Step", "CONVENTIONS", "latex", "pdflatex_available", "compile_pdf"]
+__all__ = ["Derivation", "Step", "CONVENTIONS", "LATEX_NAMES", "latex", "pdflatex_available", "compile_pdf"]
 
 CONVENTIONS = (
     r"Network $z^{1} = W^{1}x + b^{1}$, $z^{l} = W^{l}\phi(z^{l-1}) + b^{l}$ for $l\ge 2$, widths $N_l$ "
@@ -33,15 +33,35 @@ CONVENTIONS = (
 )
 
 
+#: Python-identifier symbol names (``sigma_w2``) -> their physics notation in LaTeX. SymPy prints
+#: ``Symbol("sigma_w2")`` as ``\sigma_{w2}``; the braces keep powers such as ``sigma_w2**2`` valid.
+LATEX_NAMES = {
+    r"\sigma_{w2}": r"{\sigma_{w}^{2}}",
+    r"\sigma_{b2}": r"{\sigma_{b}^{2}}",
+    r"q_{star}": r"{q^{*}}",
+    r"d_{in}": r"d_{\mathrm{in}}",
+}
+
+
+def _sympy_latex(obj) -> str:
+    out = sp.latex(obj)
+    for old, new in LATEX_NAMES.items():
+        out = out.replace(old, new)
+    return out
+
+
 def latex(obj) -> str:
-    """LaTeX for a SymPy object, a ``(lhs, rhs)`` pair, or a raw LaTeX string."""
+    r"""LaTeX for a SymPy object, a ``(lhs, rhs)`` pair, or a raw LaTeX string.
+
+    SymPy output goes through :data:`LATEX_NAMES` (``sigma_w2`` -> :math:`\sigma_w^2`).
+    """
     if isinstance(obj, str):
         return obj
     if isinstance(obj, tuple) and len(obj) == 2:
         return f"{latex(obj[0])} = {latex(obj[1])}"
     if isinstance(obj, sp.Equality):
-        return f"{sp.latex(obj.lhs)} = {sp.latex(obj.rhs)}"
-    return sp.latex(obj)
+        return f"{_sympy_latex(obj.lhs)} = {_sympy_latex(obj.rhs)}"
+    return _sympy_latex(obj)
 
 
 _ESCAPE = {"&": r"\&", "%": r"\%", "#": r"\#", "_": r"\_"}

@@ -1,0 +1,160 @@
+r"""Pre-activation-space sampler: :math:`z^l \mid z^{l-1} \sim N(0, \Sigma^l\otimes I_{N_l})`, exact at any width.
+
+Conventions (``../shared/physics.md`` §1–2): :math:`z^l = W^l\phi(z^{l-1}) + b^l`,
+:math:`W^l_{ij}\sim N(0,\sigma_w^2/N_{l-1})` (fan-in, :math:`N_0 = d_{in}`), :math:`b^l_i\sim N(0,\sigma_b^2)`.
+For ``P`` inputs, conditional on layer :math:`l-1` the rows :math:`z^l_i\in\mathbb{R}^P` are i.i.d.
+:math:`N(0, \Sigma^l)` with
+
+.. math:: \Sigma^l_{\alpha\beta} = \hat G^l_{\alpha\beta}
+          = \sigma_b^2 + \sigma_w^2\,\phi(z^{l-1}_\alpha)\cdot\phi(z^{l-1}_\beta)/N_{l-1},
+          \qquad \Sigma^1_{\alpha\beta} = \sigma_b^2 + \sigma_w^2\, x_\alpha\cdot x_\beta/d_{in}
+
+(integrate out :math:`W^l, b^l` at fixed :math:`z^{l-1}`: arXiv:1710.06570 Eq. 9). So
+:math:`z^l_i = L^l\xi_i` with :math:`L^l L^{l\top} = \Sigma^l` (a :math:`P\times P` Cholesky factor; when
+:math:`\Sigma^l` is singular, e.g. for duplicate inputs, the symmetric factor
+:math:`U\,\mathrm{diag}(\sqrt{\max(\lambda, 0)})` from ``eigh``). Cost :math:`O(N P^2)` per layer and
+network instead of :math:`O(N^2 P)` for weight matrices.
+
+Array layout (shared with :mod:`statfield.sampling.weights`): pre-activations of one layer are
+``(n, N, P)`` (networks, units, inputs); Gram-type matrices are ``(n, P, P)``.
+
+Per-layer observables (:func:`layer_observables`):
+
+* single input (``P == 1``): ``q`` :math:`= |z^l|^2/N_l`, ``log_q``, ``G`` :math:`=\hat G^l`,
+  and for piecewise-linear non-linear φ ``u`` :math:`=|z_+|^2/N`, ``v`` :math:`=|z_-|^2/N`, ``k`` (number
+  of positive units);
+* several inputs: ``gram`` :math:`= z^{l\top}z^l/N_l` (``P×P``), ``G`` :math:`=\hat G^l` (``P×P``, the
+  conditional expectation of ``gram``: same mean, smaller variance), and for ``P == 2`` the
+  per-network correlation coefficient ``c`` :math:`= \mathrm{gram}_{12}/\sqrt{\mathrm{gram}_{11}\mathrm{gram}_{22}}`.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["input_kernel", "factor", "layer_observables", "available_observables", "sample_preactivation",
+           "phi_gram", "gram"]
+
+
+def input_kernel(inputs, sigma_w2, sigma_b2):
+    r""":math:`\Sigma^1 = \sigma_b^2 + \sigma_w^2 X X^\top/d_{in}` for inputs ``X`` of shape ``(P, d_in)`` (NumPy)."""
+    X = np.asarray(inputs, dtype=np.float64)
+    return sigma_b2 + sigma_w2 * (X @ X.T) / X.shape[1]
+
+
+def factor(S, xp):
+    r"""A factor ``L`` with ``L @ L^T = S`` for a stack of PSD matrices ``S`` (``(..., P, P)``).
+
+    Cholesky first; if it fails or returns non-finite entries (CuPy does not raise), the whole stack
+    uses ``eigh`` with eigenvalues clipped at 0: :math:`L = U\,\mathrm{diag}(\sqrt{\max(\lambda,0)})`.
+    """
+    try:
+        L = xp.linalg.cholesky(S)
+        if bool(xp.all(xp.isfinite(L))):
+            return L
+    except Exception:  # numpy.linalg.LinAlgError and backend equivalents: not positive definite
+        pass
+    w, U = xp.linalg.eigh(S)
+    w = xp.where(w > 0, w, xp.zeros_like(w))
+    return U * xp.sqrt(w)[..., None, :]
+
+
+def phi_gram(act, z, xp):
+    r""":math:`\phi(z)^\top\phi(z)/N` for ``z`` of shape ``(n, N, P)`` → ``(n, P, P)``."""
+    return gram(act(z, xp), xp)
+
+
+def gram(f, xp):
+    r""":math:`f^\top f/N` for ``f`` of shape ``(n, N, P)`` → ``(n, P, P)``."""
+    N = f.shape[1]
+    if f.shape[2] == 1:
+        return xp.sum(f * f, axis=1)[:, :, None] / N
+    return xp.matmul(xp.matrix_transpose(f), f) / N
+
+
+def available_observables(activation, n_inputs) -> tuple[str, ...]:
+    """Per-layer observables of the weight-space and pre-activation samplers."""
+    if n_inputs == 1:
+        if activation.is_piecewise_linear and activation.a_plus != activation.a_minus:
+            return ("q", "log_q", "G", "u", "v", "k")
+        return ("q", "log_q", "G")
+    return ("gram", "G", "c") if n_inputs == 2 else ("gram", "G")
+
+
+def layer_observables(z, G, act, xp, want):
+    """Observables of one layer from its pre-activations ``z`` (``(n, N, P)``) and ``G`` (``(n, P, P)``).
+
+    ``G`` may be ``None`` when ``"G"`` is not in ``want``. Returns ``dict[name, array]`` with arrays
+    of shape ``(n,)`` (single input) or ``(n, P, P)`` / ``(n,)`` (``gram`` / ``c``).
+    """
+    n, N, P = z.shape
+    out = {}
+    if P == 1:
+        z1 = z[:, :, 0]
+        q = xp.sum(z1 * z1, axis=1) / N
+        if "q" in want:
+            out["q"] = q
+        if "log_q" in want:
+            with np.errstate(divide="ignore"):
+                out["log_q"] = xp.log(q)
+        if "G" in want:
+            out["G"] = xp.broadcast_to(G[..., 0, 0], (n,))
+        if {"u", "v", "k"} & set(want):
+            pos = z1 > 0
+            zero = xp.zeros_like(z1)
+            out["u"] = xp.sum(xp.where(pos, z1 * z1, zero), axis=1) / N
+            out["v"] = xp.sum(xp.where(pos, zero, z1 * z1), axis=1) / N
+            out["k"] = xp.sum(xp.astype(pos, xp.float64), axis=1)
+        return {k: v for k, v in out.items() if k in want}
+    if "gram" in want or "c" in want:
+        gram = xp.matmul(xp.matrix_transpose(z), z) / N
+        if "gram" in want:
+            out["gram"] = gram
+        if "c" in want:
+            out["c"] = gram[:, 0, 1] / xp.sqrt(gram[:, 0, 0] * gram[:, 1, 1])
+    if "G" in want:
+        out["G"] = xp.broadcast_to(G, (n, P, P))
+    return out
+
+
+def sample_preactivation(rng, n, activation, sigma_w2, sigma_b2, widths, inputs, xp, want):
+    r"""Sample ``n`` networks layer by layer in pre-activation space.
+
+    Parameters
+    ----------
+    rng : statfield.sampling.backend.BackendRNG
+    n : int
+        Networks in this block (vectorised).
+    activation : Activation
+    sigma_w2, sigma_b2 : float
+    widths : sequence of int
+        :math:`N_1..N_L`.
+    inputs : ndarray, shape (P, d_in)
+    xp : namespace
+    want : collection of str
+        Observables to compute (see :func:`available_observables`).
+
+    Yields
+    ------
+    dict
+        Per layer, the requested observables (:func:`layer_observables`).
+    """
+    S1 = input_kernel(inputs, sigma_w2, sigma_b2)
+    P = S1.shape[0]
+    S = xp.asarray(S1)
+    L = factor(S, xp)  # (P, P), shared by all networks
+    depth = len(widths)
+    for l, N in enumerate(widths):
+        N = int(N)
+        xi = rng.standard_normal((n, N, P))
+        with np.errstate(over="ignore", invalid="ignore"):
+            z = xp.matmul(xi, xp.matrix_transpose(L))
+            obs = layer_observables(z, S, activation, xp, want)
+            if l + 1 < depth:
+                S = sigma_b2 + sigma_w2 * phi_gram(activation, z, xp)
+                if not bool(xp.all(xp.isfinite(S))):
+                    # float64 overflow: propagate inf so the runner stops naming the layer
+                    L = xp.full(S.shape, xp.inf, dtype=xp.float64)
+                else:
+                    L = factor(S, xp) if P > 1 else xp.sqrt(S)
+        yield obs

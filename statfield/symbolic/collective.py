@@ -1,0 +1,252 @@
+r"""Collective-coordinate reductions of the single-input chain, with exact measures (SymPy).
+
+Conditional on layer :math:`l-1`, the pre-activations of layer :math:`l` are exactly
+:math:`z^l\,|\,z^{l-1}\sim\mathcal N(0, K_{l-1}\,\mathbb 1_N)` with
+:math:`K_{l-1} = \sigma_w^2|\phi(z^{l-1})|^2/N + \sigma_b^2` (``../shared/physics.md`` §2;
+SPS17 arXiv:1710.06570 Eq. 10--11 with fan-in :math:`\sigma_w^2/N`). The density depends on
+:math:`z^l` only through a few collective coordinates, which are therefore a Markov chain with an
+exactly normalised transition density. Its negative logarithm is the *collective action* of one
+link; the periodic chain (layer :math:`L+1\equiv 1`) sums links.
+
+**Linear** (:math:`\phi(z)=z`): radial variable :math:`r=|z|` (:math:`q=r^2/N`), measure
+:math:`A_N r^{N-1}dr` with :math:`A_n = 2\pi^{n/2}/\Gamma(n/2)` the area of :math:`S^{n-1}`:
+
+.. math:: S_{\rm link}(r_l\,|\,r_{l-1}) = \frac{r_l^2}{2K_{l-1}} + \frac N2\ln(2\pi K_{l-1})
+          - (N-1)\ln r_l - \ln A_N,\qquad K_{l-1} = \sigma_w^2 r_{l-1}^2/N + \sigma_b^2 .
+
+(:math:`N-1` in the Jacobian, :math:`N` in the Gaussian normalisation -- physics.md §4.)
+Equivalently :math:`q_l = K_{l-1}\chi^2_N/N`.
+
+**ReLU** (:math:`\phi(z)=\max(0,z)`): :math:`r_\pm = |z_\pm|` (norms over the positive / negative
+units) and :math:`k` = number of positive units. With :math:`1\le k\le N-1`,
+
+.. math:: S_{\rm link} = -\ln\!\left[\binom Nk 2^{-N}\right] - \ln A_k - (k-1)\ln r_+
+          - \ln A_{N-k} - (N-k-1)\ln r_- + \frac{r_+^2 + r_-^2}{2K_{l-1}} + \frac N2\ln(2\pi K_{l-1}),
+
+with :math:`K_{l-1} = \sigma_w^2 r_{+,l-1}^2/N + \sigma_b^2` (only :math:`r_+` of the previous
+layer enters). Equivalently :math:`k\sim{\rm Bin}(N,1/2)`, :math:`u = r_+^2/N = K\chi^2_k/N`,
+:math:`v = r_-^2/N = K\chi^2_{N-k}/N`. (:math:`k=0, N` are the degenerate orthants of total
+probability :math:`2^{1-N}`.)
+
+**Stirling** (named approximation step, ``large_n=True``): every
+:math:`\ln\Gamma(x)` is replaced by :math:`(x-\tfrac12)\ln x - x + \tfrac12\ln 2\pi` (the
+binomial through :math:`\ln\binom Nk = \ln\Gamma(N+1)-\ln\Gamma(k+1)-\ln\Gamma(N-k+1)`), which
+makes :math:`k` a continuous variable. The error is :math:`O(1/x)` per :math:`\ln\Gamma`.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import sympy as sp
+
+__all__ = [
+    "N", "sigma_w2", "sigma_b2", "SYMBOL_NAMES", "tex",
+    "sphere_area", "stirling", "log_gamma_stirling",
+    "linear_link_action", "linear_chain_action", "linear_transition_density",
+    "relu_link_action", "relu_chain_action", "relu_transition_density",
+    "collective_derivation_steps",
+]
+
+#: Width (kept symbolic and exact).
+N = sp.Symbol("N", positive=True)
+#: Weight variance per fan-in (PDLT's C_W).
+sigma_w2 = sp.Symbol("sigma_w2", positive=True)
+#: Bias variance (PDLT's C_b).
+sigma_b2 = sp.Symbol("sigma_b2", positive=True)
+
+#: LaTeX names for the symbols used across statfield.symbolic (pass to :func:`tex`).
+SYMBOL_NAMES = {
+    sigma_w2: r"\sigma_w^2", sigma_b2: r"\sigma_b^2",
+}
+
+
+def _register_names(**names):
+    for sym, name in names.items():
+        SYMBOL_NAMES[sp.Symbol(sym, **({"positive": True} if not sym.startswith("eps") else {"real": True}))] = name
+
+
+_register_names(r=r"r", r_prev=r"r_{l-1}", r_plus=r"r_+", r_minus=r"r_-", r_plus_prev=r"r_{+,l-1}",
+                q_star=r"q^*", r_star=r"r^*", kappa=r"\kappa", u=r"u", v=r"v", rho=r"\rho")
+
+
+def tex(expr, **kwargs) -> str:
+    """LaTeX of ``expr`` with statfield's symbol names (:math:`\\sigma_w^2`, not ``sigma_{w2}``)."""
+    if isinstance(expr, tuple) and len(expr) == 2:
+        return tex(expr[0], **kwargs) + " = " + tex(expr[1], **kwargs)
+    if isinstance(expr, sp.Equality):
+        return tex(expr.lhs, **kwargs) + " = " + tex(expr.rhs, **kwargs)
+    return sp.latex(expr, symbol_names=SYMBOL_NAMES, **kwargs)
+
+
+def sphere_area(n):
+    r"""Area of the unit sphere :math:`S^{n-1}\subset\mathbb R^n`: :math:`A_n = 2\pi^{n/2}/\Gamma(n/2)`."""
+    return 2 * sp.pi ** (sp.sympify(n) / 2) / sp.gamma(sp.sympify(n) / 2)
+
+
+def log_gamma_stirling(x):
+    r"""Stirling's series to :math:`O(1/x)`: :math:`\ln\Gamma(x)\approx(x-\tfrac12)\ln x - x + \tfrac12\ln 2\pi`."""
+    return (x - sp.Rational(1, 2)) * sp.log(x) - x + sp.log(2 * sp.pi) / 2
+
+
+def stirling(expr):
+    r"""Named approximation step "Stirling": replace every :math:`\ln\Gamma` / :math:`\Gamma` /
+    binomial in ``expr`` by Stirling's formula (:func:`log_gamma_stirling`)."""
+    expr = sp.sympify(expr)
+    expr = expr.replace(sp.binomial, lambda n, k: sp.exp(sp.loggamma(n + 1) - sp.loggamma(k + 1) - sp.loggamma(n - k + 1)))
+    expr = expr.replace(sp.gamma, lambda x: sp.exp(sp.loggamma(x)))
+    expr = sp.expand_log(expr, force=True)
+    return expr.replace(sp.loggamma, log_gamma_stirling)
+
+
+def _K(r_prev, n, sw, sb):
+    return sw * r_prev**2 / n + sb
+
+
+def linear_link_action(r, r_prev, n=N, sw=sigma_w2, sb=sigma_b2, large_n=False):
+    r"""Exact collective action of one link of the linear chain (minus log transition density).
+
+    .. math:: S = \frac{r^2}{2K} + \frac N2\ln(2\pi K) - (N-1)\ln r - \ln A_N,
+              \quad K = \sigma_w^2 r_{l-1}^2/N + \sigma_b^2
+
+    (SPS17 Eq. 12 up to the Jacobian, which SPS17 writes with :math:`N` instead of :math:`N-1` and
+    without :math:`A_N`). ``large_n=True`` applies the named Stirling step to :math:`\ln A_N`.
+    """
+    K = _K(r_prev, n, sw, sb)
+    s = r**2 / (2 * K) + n / 2 * sp.log(2 * sp.pi * K) - (n - 1) * sp.log(r) \
+        - sp.log(2) - n / 2 * sp.log(sp.pi) + sp.loggamma(n / 2)
+    return stirling(s) if large_n else s
+
+
+def linear_transition_density(r, r_prev, n=N, sw=sigma_w2, sb=sigma_b2):
+    r""":math:`p(r_l\,|\,r_{l-1}) = e^{-S_{\rm link}}` (exact, normalised in :math:`r_l` on :math:`(0,\infty)`)."""
+    K = _K(r_prev, n, sw, sb)
+    return sphere_area(n) * r ** (n - 1) * (2 * sp.pi * K) ** (-n / 2) * sp.exp(-r**2 / (2 * K))
+
+
+def linear_chain_action(L, n=N, sw=sigma_w2, sb=sigma_b2, large_n=False):
+    r"""Periodic chain :math:`S[\{r\}] = \sum_{l=1}^{L} S_{\rm link}(r_l|r_{l-1})`, :math:`r_0\equiv r_L`.
+
+    Returns ``(S, (r_1, ..., r_L))``.
+    """
+    rs = sp.symbols(f"r_1:{L + 1}", positive=True)
+    return sp.Add(*[linear_link_action(rs[l], rs[l - 1], n, sw, sb, large_n) for l in range(L)]), rs
+
+
+def relu_link_action(r_plus, r_minus, k, r_plus_prev, n=N, sw=sigma_w2, sb=sigma_b2, large_n=False):
+    r"""Exact collective action of one ReLU link in :math:`(r_+, r_-, k)` (see module docstring).
+
+    Orthant count :math:`\binom Nk 2^{-N}`, sphere factors :math:`A_k r_+^{k-1}` and
+    :math:`A_{N-k} r_-^{N-k-1}` (the :math:`2^{-k}, 2^{-(N-k)}` orthant fractions of the two
+    spheres combine with the :math:`2^N` sign choices into the binomial weight), Gaussian factor
+    :math:`(2\pi K)^{-N/2}e^{-(r_+^2+r_-^2)/2K}`, :math:`K=\sigma_w^2 r_{+,l-1}^2/N+\sigma_b^2`.
+    ``large_n=True``: named Stirling step on all :math:`\ln\Gamma` (then :math:`k` is continuous).
+    """
+    K = _K(r_plus_prev, n, sw, sb)
+    log_binom = sp.loggamma(n + 1) - sp.loggamma(k + 1) - sp.loggamma(n - k + 1)
+    log_area = lambda m: sp.log(2) + m / 2 * sp.log(sp.pi) - sp.loggamma(m / 2)  # noqa: E731
+    s = (-log_binom + n * sp.log(2)
+         - log_area(k) - (k - 1) * sp.log(r_plus)
+         - log_area(n - k) - (n - k - 1) * sp.log(r_minus)
+         + (r_plus**2 + r_minus**2) / (2 * K) + n / 2 * sp.log(2 * sp.pi * K))
+    return s.replace(sp.loggamma, log_gamma_stirling) if large_n else s
+
+
+def relu_transition_density(r_plus, r_minus, k, r_plus_prev, n=N, sw=sigma_w2, sb=sigma_b2):
+    r""":math:`p(r_+, r_-, k\,|\,r_{+,l-1}) = e^{-S_{\rm link}}`; sums/integrates to :math:`1-2^{1-N}` over
+    :math:`1\le k\le N-1` (the rest is the degenerate orthants :math:`k=0,N`)."""
+    K = _K(r_plus_prev, n, sw, sb)
+    return (sp.binomial(n, k) * sp.Integer(2) ** (-n) * sphere_area(k) * r_plus ** (k - 1)
+            * sphere_area(n - k) * r_minus ** (n - k - 1) * (2 * sp.pi * K) ** (-n / 2)
+            * sp.exp(-(r_plus**2 + r_minus**2) / (2 * K)))
+
+
+def relu_chain_action(L, n=N, sw=sigma_w2, sb=sigma_b2, large_n=False):
+    r"""Periodic ReLU chain action; returns ``(S, r_plus, r_minus, k)`` (tuples of L symbols)."""
+    rp = sp.symbols(f"r_plus_1:{L + 1}", positive=True)
+    rm = sp.symbols(f"r_minus_1:{L + 1}", positive=True)
+    ks = sp.symbols(f"k_1:{L + 1}", positive=True)
+    S = sp.Add(*[relu_link_action(rp[l], rm[l], ks[l], rp[l - 1], n, sw, sb, large_n) for l in range(L)])
+    return S, rp, rm, ks
+
+
+def collective_derivation_steps(d, activation):
+    """Append the collective-coordinate and Stirling steps for ``activation`` to Derivation ``d``."""
+    r, rp = sp.symbols("r r_prev", positive=True)
+    if activation == "linear":
+        d.step(
+            "Collective coordinate: the radius",
+            r"Conditional on layer $l-1$, $z^l\sim\mathcal N(0,K_{l-1}\mathbb 1_N)$ exactly, with "
+            r"$K_{l-1}=\sigma_w^2|z^{l-1}|^2/N+\sigma_b^2$; the density depends on $z^l$ only through "
+            r"$r_l=|z^l|$. Integrating over the angles with the exact measure $d^Nz = A_N r^{N-1}dr\,d\Omega$, "
+            r"$A_N = 2\pi^{N/2}/\Gamma(N/2)$, gives a normalised Markov transition density "
+            r"($q_l = r_l^2/N = K_{l-1}\chi^2_N/N$: $N$ degrees of freedom, and $N-1$ in the Jacobian). "
+            r"The collective action of one link, and of the periodic chain $r_0\equiv r_L$, is",
+            [r"p(r_l\mid r_{l-1}) = " + tex(linear_transition_density(r, rp)),
+             r"S_{\rm link}(r_l\mid r_{l-1}) = " + tex(linear_link_action(r, rp)),
+             r"S[\{r\}] = \sum_{l=1}^{L} S_{\rm link}(r_l\mid r_{l-1}),\qquad r_0\equiv r_L ."],
+        )
+        d.step(
+            "Large N: Stirling",
+            r"The only Gamma function is $\ln\Gamma(N/2)$ in the sphere area; Stirling's formula "
+            r"$\ln\Gamma(x)\simeq (x-\tfrac12)\ln x - x+\tfrac12\ln 2\pi$ (error $O(1/x)$) gives",
+            [r"S_{\rm link} \simeq " + tex(linear_link_action(r, rp, large_n=True))],
+            approximation="Stirling",
+        )
+    else:
+        kk = sp.Symbol("k", positive=True)
+        rplus, rminus = sp.symbols("r_plus r_minus", positive=True)
+        rpp = sp.Symbol("r_plus_prev", positive=True)
+        d.step(
+            "Collective coordinates: orthant count and two radii",
+            r"For ReLU, $|\phi(z^{l-1})|^2=|z^{l-1}_+|^2$, so $K_{l-1}=\sigma_w^2 r_{+,l-1}^2/N+\sigma_b^2$ "
+            r"depends only on the norm $r_+$ of the positive units. Split $z^l$ by signs: $k$ positive "
+            r"units ($\binom Nk$ choices of the set), and radii $r_\pm$ of the positive and negative parts. "
+            r"Each part lives in an orthant of a sphere: $d^kz_+ = 2^{-k}A_k r_+^{k-1}dr_+$, "
+            r"$d^{N-k}z_- = 2^{-(N-k)}A_{N-k}r_-^{N-k-1}dr_-$. The exact transition density "
+            r"($k\sim\mathrm{Bin}(N,\tfrac12)$, $u=r_+^2/N = K\chi^2_k/N$, $v=r_-^2/N=K\chi^2_{N-k}/N$; "
+            r"$k$ is independent of all earlier layers because $z^l$ is centred) and its action are",
+            [r"p(r_+,r_-,k\mid r_{+,l-1}) = " + tex(relu_transition_density(rplus, rminus, kk, rpp)),
+             r"S_{\rm link} = " + tex(relu_link_action(rplus, rminus, kk, rpp))],
+        )
+        d.step(
+            "Large N: Stirling",
+            r"Replace each $\ln\Gamma$ (in $\ln\binom Nk$ and in the two sphere areas) by "
+            r"$(x-\tfrac12)\ln x - x+\tfrac12\ln 2\pi$; $k$ becomes a continuous field. Error $O(1/k)$, "
+            r"$O(1/(N-k))$.",
+            [r"S_{\rm link} \simeq " + tex(relu_link_action(rplus, rminus, kk, rpp, large_n=True))],
+            approximation="Stirling",
+        )
+    return d
+
+
+@functools.lru_cache(maxsize=None)
+def per_unit_action(activation):
+    r"""Large-N action per unit, :math:`s = \lim_{N\to\infty} S_{\rm link}/N`, derived from the
+    Stirling action by SymPy (substituting :math:`r^2 = Nq` etc.).
+
+    Returns ``(s, variables, previous)``: linear ``(s(q, q'), (q,), (q',))``; ReLU
+    ``(s(u, v, kappa, u'), (u, v, kappa), (u',))`` with :math:`u=r_+^2/N`, :math:`v=r_-^2/N`,
+    :math:`\kappa = k/N`. For ReLU the result equals
+    :math:`\tfrac32[\kappa\ln\kappa+(1-\kappa)\ln(1-\kappa)] + \ln 2 - \tfrac12 - \tfrac\kappa2\ln u
+    - \tfrac{1-\kappa}2\ln v + \tfrac12\ln K + (u+v)/2K` (the 3/2 collects the binomial and the
+    two sphere areas).
+    """
+    h = sp.Symbol("h", positive=True)
+    if activation == "linear":
+        q, qp = sp.symbols("q q_prev", positive=True)
+        r, rp = sp.symbols("r r_prev", positive=True)
+        S = linear_link_action(r, rp, large_n=True).subs({r: sp.sqrt(N * q), rp: sp.sqrt(N * qp)})
+        vars_, prev = (q,), (qp,)
+    elif activation == "relu":
+        u, v, kap, up = sp.symbols("u v kappa u_prev", positive=True)
+        rpl, rm, k, rpp = sp.symbols("r_plus r_minus k r_plus_prev", positive=True)
+        S = relu_link_action(rpl, rm, k, rpp, large_n=True).subs(
+            {rpl: sp.sqrt(N * u), rm: sp.sqrt(N * v), k: N * kap, rpp: sp.sqrt(N * up)})
+        vars_, prev = (u, v, kap), (up,)
+    else:
+        raise ValueError(f"activation must be 'linear' or 'relu' (collective reductions exist only for "
+                         f"these), got {activation!r}")
+    s = sp.expand(sp.expand_log(sp.expand(sp.expand_log(S, force=True)).subs(N, 1 / h) * h, force=True))
+    s = sp.limit(s, h, 0)
+    return sp.expand(sp.expand_log(s, force=True)), vars_, prev

@@ -1,0 +1,504 @@
+r"""Quadratic effective field theory of the fluctuations around the large-N saddle (SymPy).
+
+Fields (normalisation shared with :mod:`statfield.fields`, checked by the tests):
+
+* linear: :math:`\epsilon_l = \sqrt N (r_l - r^*)/r^*`, :math:`r = \sqrt{Nq}`, :math:`r^*=\sqrt{Nq^*}`;
+* ReLU: :math:`\epsilon_{\pm,l} = \sqrt N (r_{\pm,l} - r_\pm^*)/r_\pm^*` with
+  :math:`r_\pm^* = \sqrt{Nq^*/2}`, and :math:`\epsilon_{k,l} = (k_l - N/2)/\sqrt N`,
+
+with :math:`q^*` the large-N saddle (:mod:`statfield.symbolic.saddle`). Substituting into
+:math:`N s`, the per-unit large-N collective action (named step: leading order in :math:`1/N`,
+after Stirling), the link action is a quadratic form in the fields of layers :math:`l` and
+:math:`l-1`,
+
+.. math:: S_{\rm link} \simeq \tfrac12\,(x_l, x_{l-1})
+          \begin{pmatrix} H_{cc} & H_{cp}\\ H_{cp}^T & H_{pp}\end{pmatrix}
+          (x_l, x_{l-1})^T ,
+
+and the periodic chain, Fourier transformed with :math:`x_l = L^{-1/2}\sum_q e^{iql}x_q`,
+is :math:`U = \tfrac12\sum_q x_q^\dagger M(q)\,x_q` with the lattice precision
+
+.. math:: M(q) = H_{cc} + H_{pp} + H_{cp}e^{-iq} + H_{cp}^Te^{iq} .
+
+Propagator :math:`G(q)=M(q)^{-1}`; real-space correlator of the infinite chain
+
+.. math:: C_m = \langle x_l x_{l+m}^T\rangle = \frac1{2\pi}\int_{-\pi}^{\pi} e^{-iqm} M(q)^{-1}dq
+          = \sum_{|w_j|<1}\mathrm{Res}_{w=w_j}\left[w^{m-1} M(w)^{-1}\right],\quad w=e^{-iq},\ m\ge0,
+
+and :math:`C_{-m} = C_m^T`. Results (derived by the code, quoted here for reference):
+linear :math:`M(q) = 2[(1+\sigma_w^4) - 2\sigma_w^2\cos q]` (the SPS17 kernel, talk Eq. after 12,
+up to normalisation), :math:`C_m = \sigma_w^{2|m|}/(2(1-\sigma_w^4))`; ReLU: a single pole at
+:math:`w = \chi = \sigma_w^2/2`, :math:`\det M(q) = 4(1+\chi^2-2\chi\cos q)`. The chain is a
+first-order vector autoregression (Markov), so the lattice correlation length is exactly
+:math:`\xi = -1/\ln\chi` (= mean-field :math:`\xi_q`), which diverges at criticality
+(:math:`\sigma_w^2 = 1` linear, :math:`2` ReLU) where the mass gap :math:`1/\xi` vanishes.
+
+Continuum EFT: the nearest-neighbour lattice action is rewritten *exactly* with backward
+differences :math:`\nabla x_l = x_l - x_{l-1}` (using :math:`\sum_l x_{l-1}^2 = \sum_l x_l^2`),
+giving :math:`U = \tfrac12\sum_l[x^TM_0x + \nabla x^TD\nabla x + x^TB\nabla x]`; the continuum
+limit (named approximation) replaces :math:`\nabla\to\partial_x`, :math:`\sum_l\to\int dx`:
+:math:`M_c(q) = M_0 + q^2D + \tfrac{iq}2(B - B^T)`. Its correlation length (pole of
+:math:`M_c^{-1}` at :math:`q=i/\xi_c`) differs from the lattice one away from criticality,
+e.g. linear :math:`\xi_c = \sigma_w/(1-\sigma_w^2)` vs :math:`\xi = -1/\ln\sigma_w^2`.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+
+import numpy as np
+import sympy as sp
+
+from .collective import N, SYMBOL_NAMES, per_unit_action, sigma_b2, sigma_w2, tex
+from .saddle import CRITICAL, check_domain, normalize_activation, saddle
+
+__all__ = ["QuadraticEFT", "ContinuumEFT", "quadratic_eft", "linear_eft_derivation",
+           "relu_eft_derivation", "FIELD_SYMBOLS", "q", "w"]
+
+#: Lattice momentum and w = exp(-i q).
+q = sp.Symbol("q", real=True)
+w = sp.Symbol("w")
+
+FIELD_SYMBOLS = {
+    "linear": (sp.Symbol("eps", real=True),),
+    "relu": (sp.Symbol("eps_plus", real=True), sp.Symbol("eps_minus", real=True), sp.Symbol("eps_k", real=True)),
+}
+_TEX_FIELDS = {"eps": r"\epsilon", "eps_plus": r"\epsilon_+", "eps_minus": r"\epsilon_-", "eps_k": r"\epsilon_k"}
+for _fs in FIELD_SYMBOLS.values():
+    for _f in _fs:
+        SYMBOL_NAMES[_f] = _TEX_FIELDS[_f.name]
+        SYMBOL_NAMES[sp.Symbol("d_" + _f.name, real=True)] = r"\partial_x " + _TEX_FIELDS[_f.name]
+
+
+@dataclass
+class ContinuumEFT:
+    r"""Continuum (gradient) EFT :math:`U = \tfrac12\int dx\,[x^TM_0x + \partial x^TD\,\partial x + x^TB\,\partial x]`.
+
+    Attributes
+    ----------
+    fields : tuple of str
+    M0, D, B : sympy.Matrix
+        Mass matrix (symmetric), stiffness (symmetric), first-derivative couplings
+        (``B[i, j]`` multiplies :math:`x_i\partial_x x_j`).
+    """
+
+    fields: tuple
+    M0: sp.Matrix
+    D: sp.Matrix
+    B: sp.Matrix
+
+    @property
+    def symbols(self):
+        return tuple(sp.Symbol(f, real=True) for f in self.fields)
+
+    def density(self):
+        """The Lagrangian density inside ``U = 1/2 int dx [...]`` (SymPy; ``d_eps...`` = derivatives)."""
+        x = sp.Matrix(self.symbols)
+        dx = sp.Matrix([sp.Symbol("d_" + f, real=True) for f in self.fields])
+        return sp.expand((x.T * self.M0 * x + dx.T * self.D * dx + x.T * self.B * dx)[0, 0])
+
+    def coefficients(self) -> dict:
+        """``{monomial: coefficient}`` of :meth:`density` (monomials as SymPy products)."""
+        dens = self.density()
+        poly = sp.Poly(dens, *self.symbols, *[sp.Symbol("d_" + f, real=True) for f in self.fields])
+        return {sp.Mul(*[g**e for g, e in zip(poly.gens, mon)]): sp.factor(c) for mon, c in poly.terms()}
+
+    def precision(self, qq=q):
+        r"""Continuum :math:`M_c(q) = M_0 + q^2 D + \tfrac{iq}{2}(B - B^T)` (Hermitian)."""
+        return self.M0 + qq**2 * self.D + sp.I * qq / 2 * (self.B - self.B.T)
+
+    def lattice_precision(self, qq=q):
+        r"""Lattice reading with backward differences (:math:`\partial\to\nabla`, :math:`\nabla\leftrightarrow 1-e^{-iq}`):
+        :math:`M_0 + (2-2\cos q)D + \tfrac12[B(1-e^{-iq}) + B^T(1-e^{iq})]`."""
+        return (self.M0 + (2 - 2 * sp.cos(qq)) * self.D
+                + (self.B * (1 - sp.exp(-sp.I * qq)) + self.B.T * (1 - sp.exp(sp.I * qq))) / 2)
+
+    def determinant_expansion(self):
+        r"""``(d0, d2)`` with :math:`\det M_c(q) = d_0 + d_2 q^2 + O(q^4)` (gradient expansion)."""
+        det = sp.expand(self.precision(q).det())
+        return sp.factor(det.coeff(q, 0)), sp.factor(det.coeff(q, 2))
+
+    def correlation_length(self, sigma_w2_value=None):
+        r"""Continuum correlation length :math:`\xi_c = \sqrt{d_2/d_0}` from :math:`\det M_c(q)\simeq d_0 + d_2q^2`
+        (the continuum propagator's pole :math:`q = i/\xi_c` at this order). With ``sigma_w2_value``: a float
+        (``nan`` is never returned: ``ValueError`` if the continuum theory has no mass/stiffness there)."""
+        d0, d2 = self.determinant_expansion()
+        xi = sp.sqrt(d2 / d0)
+        if sigma_w2_value is None:
+            return sp.simplify(xi)
+        a = float(d0.subs(sigma_w2, sigma_w2_value))
+        b = float(d2.subs(sigma_w2, sigma_w2_value))
+        if not (a > 0 and b > 0):
+            raise ValueError(f"continuum EFT has no positive mass and stiffness at sigma_w2={sigma_w2_value} "
+                             f"(det M_c(0)={a:.4g}, q^2 coefficient={b:.4g})")
+        return float(np.sqrt(b / a))
+
+
+class QuadraticEFT:
+    r"""Quadratic EFT of one activation (``"linear"`` or ``"relu"``); see the module docstring.
+
+    Attributes
+    ----------
+    activation : str
+    fields : tuple of str
+        ``("eps",)`` or ``("eps_plus", "eps_minus", "eps_k")`` (normalisation: :mod:`statfield.fields`).
+    field_map : dict
+        ``{field symbol: expression}`` in the intensive variables (``q``; ``u, v, k``) and ``N``,
+        ``sigma_w2``, ``sigma_b2`` -- the same maps as :func:`statfield.fields.linear_fields` /
+        :func:`~statfield.fields.relu_fields`.
+    H_cc, H_pp, H_cp : sympy.Matrix
+        Blocks of the Hessian of :math:`N s` in (current, previous) fields at the saddle.
+    chi : sympy expression
+        The pole of the propagator inside the unit disk, :math:`w=\chi` (:math:`\sigma_w^2` linear,
+        :math:`\sigma_w^2/2` ReLU).
+    """
+
+    def __init__(self, activation):
+        self.activation = normalize_activation(activation)
+        self.fields = tuple(f.name for f in FIELD_SYMBOLS[self.activation])
+        self.field_symbols = FIELD_SYMBOLS[self.activation]
+        self._saddle = None
+        (self.H_cc, self.H_pp, self.H_cp, self.field_map, self.per_unit_action,
+         self.substitution) = _hessian_blocks(self.activation)
+        self.H_pc = self.H_cp.T
+        self._poles = None
+
+    # ------------------------------------------------------------------ lattice
+    def precision(self, qq=q):
+        r"""Lattice precision :math:`M(q) = H_{cc}+H_{pp}+H_{cp}e^{-iq}+H_{cp}^Te^{iq}` (Hermitian SymPy Matrix)."""
+        M = self.H_cc + self.H_pp + self.H_cp * sp.exp(-sp.I * qq) + self.H_pc * sp.exp(sp.I * qq)
+        return M.applyfunc(lambda e: sp.simplify(e.rewrite(sp.cos))) if self.activation == "linear" else M
+
+    def propagator(self, qq=q):
+        r"""Propagator :math:`M(q)^{-1}` (SymPy Matrix)."""
+        return self.precision(qq).inv().applyfunc(sp.simplify)
+
+    def precision_w(self):
+        r""":math:`M` as a Laurent polynomial in :math:`w = e^{-iq}`: :math:`H_0 + H_{cp}w + H_{cp}^T/w`."""
+        return self.H_cc + self.H_pp + self.H_cp * w + self.H_pc / w
+
+    def _pole_data(self):
+        if self._poles is None:
+            P = (w * self.precision_w()).applyfunc(sp.expand)  # matrix polynomial in w
+            detP = sp.factor(P.det())
+            adjP = P.adjugate().applyfunc(sp.expand)
+            roots = sp.roots(sp.Poly(sp.numer(sp.together(detP)), w))
+            sample = {sigma_w2: CRITICAL[self.activation] / 2}
+            inside = [r for r in roots if abs(complex(sp.N(r.subs(sample)))) < 1]
+            self._poles = (P, detP, adjP, inside)
+        return self._poles
+
+    def _root_multiplicities(self):
+        P, detP, _, _ = self._pole_data()
+        return sp.roots(sp.Poly(sp.numer(sp.together(detP)), w))
+
+    @property
+    def chi(self):
+        inside = [r for r in self._pole_data()[3] if r != 0]
+        return sp.simplify(inside[0])
+
+    def determinant(self, qq=q):
+        r""":math:`\det M(q)` (vanishes at :math:`q=0` exactly at criticality)."""
+        return sp.simplify(sp.factor(self.precision(qq).det()).rewrite(sp.cos))
+
+    def correlator(self, m, sigma_w2=None, sigma_b2=None, L=None):
+        r"""Real-space correlator :math:`C_m = \langle x_l\,x_{l+m}^T\rangle` (fields in :attr:`fields` order).
+
+        Closed form by residues (see module docstring); :math:`C_{-m}=C_m^T`.
+
+        Parameters
+        ----------
+        m : int
+            Layer separation (any integer).
+        sigma_w2, sigma_b2 : float, optional
+            If given, return a float ``numpy`` array. The leading-order EFT of the normalised fields
+            depends on ``sigma_w2`` only; ``sigma_b2`` is validated (> 0: the saddle needs it).
+        L : int, optional
+            Periodic chain of ``L`` layers instead of the infinite chain (numeric; requires
+            the variances): :math:`C^{(L)}_m = L^{-1}\sum_{j} e^{-iq_jm}M(q_j)^{-1}`, :math:`q_j=2\pi j/L`.
+
+        Returns
+        -------
+        sympy.Matrix or numpy.ndarray
+        """
+        from .._checks import check_int
+
+        m = check_int(m, "m")
+        numeric = sigma_w2 is not None or sigma_b2 is not None or L is not None
+        if numeric:
+            if sigma_w2 is None or sigma_b2 is None:
+                raise ValueError("sigma_w2 and sigma_b2 must both be given for a numeric correlator")
+            sw, _ = check_domain(self.activation, sigma_w2, sigma_b2)
+            if L is not None:
+                L = check_int(L, "L", minimum=2)
+                return self._periodic_correlator(m, sw, L)
+            return np.array(sp.N(self._correlator_symbolic(m).subs({_sw(): sw})), dtype=float)
+        return self._correlator_symbolic(m)
+
+    def _correlator_symbolic(self, m):
+        if m < 0:
+            return self._correlator_symbolic(-m).T
+        return _residue_correlator(self, m)
+
+    def _periodic_correlator(self, m, sw, L):
+        fn = _lambdified_precision(self.activation)
+        qs = 2 * np.pi * np.arange(L) / L
+        Ms = np.array([fn(qq, sw) for qq in qs], dtype=complex)
+        G = np.linalg.inv(Ms)
+        C = np.tensordot(np.exp(-1j * qs * m), G, axes=(0, 0)) / L
+        return C.real
+
+    def correlation_length(self, kind="lattice", sigma_w2=None):
+        r"""Correlation length in layers.
+
+        ``kind="lattice"``: exact decay of :math:`C_m\propto\chi^{|m|}`, :math:`\xi=-1/\ln\chi`.
+        ``kind="continuum"``: pole of the continuum propagator (gradient expansion), see
+        :meth:`ContinuumEFT.correlation_length`. With ``sigma_w2`` a float (validated).
+        """
+        if kind not in ("lattice", "continuum"):
+            raise ValueError(f"kind must be 'lattice' or 'continuum', got {kind!r}")
+        if sigma_w2 is not None:
+            sw, _ = check_domain(self.activation, sigma_w2, 1.0)
+            if kind == "lattice":
+                return float(-1.0 / np.log(float(self.chi.subs(_sw(), sw))))
+            return self.continuum().correlation_length(sw)
+        if kind == "lattice":
+            return -1 / sp.log(self.chi)
+        return self.continuum().correlation_length()
+
+    def mass_gap(self, kind="lattice"):
+        r"""Mass gap :math:`1/\xi` (vanishes at criticality)."""
+        return sp.simplify(1 / self.correlation_length(kind))
+
+    # ------------------------------------------------------------------ continuum
+    @functools.cached_property
+    def _continuum(self):
+        # Gradient expansion of M(q) to O(q^2) (e^{-iq} ~ 1 - iq - q^2/2):
+        #   M(q) ~ M0 + i q (Hpc - Hcp) + q^2 D,  M0 = H0 + Hcp + Hpc,  D = -(Hcp + Hpc)/2 ;
+        # in real space (d <-> i q) the first-order term is x^T B dx with B = -2 Hcp off the diagonal
+        # (B - B^T = 2 (Hpc - Hcp); the symmetric part of B is a total derivative).
+        n = len(self.fields)
+        M0 = (self.H_cc + self.H_pp + self.H_cp + self.H_pc).applyfunc(sp.simplify)
+        D = (-(self.H_cp + self.H_pc) / 2).applyfunc(sp.simplify)
+        B = sp.Matrix(n, n, lambda i, j: 0 if i == j else sp.simplify(-2 * self.H_cp[i, j]))
+        return ContinuumEFT(self.fields, M0, D, B)
+
+    def continuum(self) -> ContinuumEFT:
+        r"""The continuum EFT (exact backward-difference rewrite, then :math:`\nabla\to\partial_x`)."""
+        return self._continuum
+
+    # ------------------------------------------------------------------ output
+    def to_latex(self) -> str:
+        """Standalone LaTeX document of the derivation of this EFT."""
+        return self.derivation().to_latex()
+
+    def derivation(self):
+        """The :class:`~statfield.symbolic.derivation.Derivation` (action -> ... -> continuum EFT)."""
+        return _eft_derivation(self)
+
+    @property
+    def saddle(self):
+        """The large-N :class:`~statfield.symbolic.saddle.SaddleResult` (built on first access)."""
+        if self._saddle is None:
+            self._saddle = saddle(self.activation, large_n=True)
+        return self._saddle
+
+    def __repr__(self):
+        return f"QuadraticEFT({self.activation!r}, fields={self.fields})"
+
+
+def _sw():
+    return sigma_w2
+
+
+def _hessian_blocks(act):
+    """Hessian blocks of N*s at the large-N saddle in the fields of layers l (current) and l-1 (previous)."""
+    s, vars_, prev = per_unit_action(act)
+    from .saddle import _large_n_solution
+
+    sol = _large_n_solution(act)[1]
+    sn = sp.sqrt(N)
+    fs = FIELD_SYMBOLS[act]
+    fp = tuple(sp.Symbol(f.name + "_prev", real=True) for f in fs)
+    if act == "linear":
+        (qv,) = vars_
+        qs = sol[qv]
+        sub = {qv: qs * (1 + fs[0] / sn) ** 2, prev[0]: qs * (1 + fp[0] / sn) ** 2}
+        fmap = {fs[0]: sn * (sp.sqrt(qv / qs) - 1)}
+    else:
+        u, v, kap = vars_
+        us, vs = sol[u], sol[v]
+        kk = sp.Symbol("k", positive=True)
+        sub = {u: us * (1 + fs[0] / sn) ** 2, v: vs * (1 + fs[1] / sn) ** 2, kap: sp.Rational(1, 2) + fs[2] / sn,
+               prev[0]: us * (1 + fp[0] / sn) ** 2}
+        fmap = {fs[0]: sn * (sp.sqrt(u / us) - 1), fs[1]: sn * (sp.sqrt(v / vs) - 1), fs[2]: (kk - N / 2) / sn}
+    # chain rule at the saddle (fast and exact): H = N [J^T Hess_x(s) J + diag(grad_x s * d^2x/d eps^2)]
+    xs = list(vars_) + list(prev)
+    allf = list(fs) + list(fp)
+    at = {x: sub[x].subs({f: 0 for f in allf}) for x in xs}
+    grad = [sp.diff(s, x).subs(at) for x in xs]
+    hess = sp.hessian(s, xs).subs(at)
+    J = sp.Matrix(len(xs), len(allf), lambda i, j: sp.diff(sub[xs[i]], allf[j]).subs({f: 0 for f in allf}))
+    second = sp.zeros(len(allf), len(allf))
+    for i, x in enumerate(xs):
+        for a, f in enumerate(allf):
+            second[a, a] += grad[i] * sp.diff(sub[x], f, 2).subs({g: 0 for g in allf})
+    H = (N * (J.T * hess * J + second)).applyfunc(lambda e: sp.factor(sp.cancel(e)))
+    n = len(fs)
+    return H[:n, :n], H[n:, n:], H[:n, n:], fmap, s, sub
+
+
+@functools.lru_cache(maxsize=None)
+def _lambdified_precision(act):
+    eft = quadratic_eft(act)
+    return sp.lambdify((q, sigma_w2), eft.precision(q), "numpy")
+
+
+@functools.lru_cache(maxsize=None)
+def _residue_correlator_cached(act, m):
+    eft = quadratic_eft(act)
+    P, detP, adjP, inside = eft._pole_data()
+    n = P.shape[0]
+    out = sp.zeros(n, n)
+    # C_m = sum_{inside} Res[ w^{m-1} M(w)^{-1} ] = sum Res[ w^m adj(P)/det(P) ],  P = w M(w)
+    roots = eft._root_multiplicities()
+    for i in range(n):
+        for j in range(n):
+            f = sp.cancel(w**m * adjP[i, j] / detP)
+            tot = 0
+            for r in inside:
+                k = roots[r]
+                g = sp.cancel(f * (w - r) ** k)
+                tot += sp.diff(g, w, k - 1).subs(w, r) / sp.factorial(k - 1)
+            out[i, j] = sp.factor(sp.cancel(tot))
+    return out
+
+
+def _residue_correlator(eft, m):
+    return _residue_correlator_cached(eft.activation, m)
+
+
+@functools.lru_cache(maxsize=None)
+def quadratic_eft(activation) -> QuadraticEFT:
+    r"""Quadratic EFT of the fluctuations of a deep linear or ReLU network around the large-N saddle.
+
+    Parameters
+    ----------
+    activation : {"linear", "relu"}
+        Only these have exact collective-coordinate EFTs (``ValueError`` otherwise; use
+        :mod:`statfield.symbolic.general` / :mod:`statfield.meanfield` for other activations).
+
+    Returns
+    -------
+    QuadraticEFT
+        ``.fields``, ``.precision(q)``, ``.propagator(q)``, ``.correlator(m, sigma_w2, sigma_b2)``,
+        ``.correlation_length(kind)``, ``.continuum()``, ``.to_latex()``, ``.derivation()``.
+
+    Notes
+    -----
+    Conventions: fan-in :math:`\sigma_w^2/N`, :math:`q=|z|^2/N`; fields as in :mod:`statfield.fields`.
+    Source: SPS17 (arXiv:1710.06570) Sec. 4--5 (their Eq. 12 kernel and Eq. 23 continuum EFT, compared
+    in :mod:`statfield.symbolic.compare`); the derivation here uses the exact collective measures.
+    """
+    name = normalize_activation(activation)
+    return QuadraticEFT(name)
+
+
+# ---------------------------------------------------------------------------- derivations
+def _eft_derivation(eft):
+    from .collective import collective_derivation_steps
+    from .derivation import Derivation
+
+    act = eft.activation
+    title = {"linear": "Quadratic field theory of deep random linear networks",
+             "relu": "Quadratic field theory of deep random ReLU networks"}[act]
+    d = Derivation(title, abstract=(
+        r"From the pre-activation action of SPS17 (arXiv:1710.06570, Eq.~10--11) we reduce the single-input "
+        r"periodic chain to collective coordinates with their exact measures, take the large-$N$ limit as a named "
+        r"Stirling step, find the saddle, expand to quadratic order in normalised fluctuation fields, Fourier "
+        r"transform in the layer index, and obtain the propagator, the real-space correlators in closed form, the "
+        r"lattice and continuum correlation lengths and the continuum EFT. Every result below is computed by "
+        r"\texttt{statfield.symbolic} (SymPy); nothing is typed in by hand."))
+    d.step("Action of the periodic chain",
+           r"Conditional on layer $l-1$, $z^l$ is exactly Gaussian with covariance $K_{l-1}\mathbb 1_N$, "
+           r"$K_{l-1}=\sigma_w^2|\phi(z^{l-1})|^2/N+\sigma_b^2$; the negative log joint density of the single-input "
+           r"periodic chain ($z^{L+1}\equiv z^1$) is SPS17 Eq.~11:",
+           [r"S[\{z\}] = \sum_{l=1}^{L}\left[\frac{|z^l|^2}{2K_{l-1}} + \frac N2\ln\left(2\pi K_{l-1}\right)\right],"
+            r"\qquad K_{l-1} = \frac{\sigma_w^2}{N}|\phi(z^{l-1})|^2+\sigma_b^2 ."])
+    collective_derivation_steps(d, act)
+    s = eft.per_unit_action
+    d.step("Leading order in $1/N$: the per-unit action",
+           r"Writing the radii through intensive variables ("
+           + (r"$q=r^2/N$" if act == "linear" else r"$u=r_+^2/N$, $v=r_-^2/N$, $\kappa=k/N$")
+           + r") the Stirling action is $N s + O(\ln N)$ with (SymPy limit $N\to\infty$ of $S_{\rm link}/N$; "
+             r"primes denote layer $l-1$)",
+           [r"s = " + tex(sp.collect(sp.expand(s), [sp.log(sy) for sy in s.free_symbols], evaluate=True))],
+           approximation="leading order in 1/N")
+    sd = eft.saddle
+    d.step("Saddle point of the homogeneous chain",
+           r"The homogeneous configuration has action $L\,s(x;x)$; its stationarity equations and their "
+           r"solution are below. The solution is the mean-field fixed point (Poole et al.\ 2016). "
+           r"Stability: the Hessian of $s(x;x)$ at the saddle is positive definite for "
+           + tex(sd.domain) + r". Outside this domain there is no saddle with $q^*>0$.",
+           [tex(e) for e in sd.equations] + [tex((k_, v_)) for k_, v_ in sd.solution.items()]
+           + [r"\mathrm{Hess}\,s = " + tex(sd.hessian)])
+    fin = saddle(act, large_n=False)
+    fin_q = saddle(act, large_n=False, variable="q")
+    d.step("Finite $N$: the saddle is a mode, not the mean",
+           r"At finite $N$ the saddle is displaced by $O(1/N)$, and the displacement depends on the variable in "
+           r"which the mode is taken (radii $r$ vs $q=r^2/N$, the Jacobian $dq=2r\,dr/N$ shifts it). "
+           + (r"For the linear chain the mode in $r$ is exact (the root of a quadratic); the exact stationary "
+              r"\emph{mean} of $q$ equals $q^*$ at every $N$ because $\mathbb E\chi^2_N/N = 1$."
+              if act == "linear" else
+              r"For ReLU the exact equations contain digamma functions; the $O(1/N)$ displacement below is exact "
+              r"(Stirling's $\partial_x\ln\Gamma$ matches $\psi$ to $O(1/x^2)$). The exact means are "
+              r"$\mathbb E k=N/2$ and $\mathbb E(u+v)=q^*$ at every $N$.")
+           + r" Mode in $r$ (first lines) and in $q$ (last lines):",
+           [tex((k_, v_)) for k_, v_ in fin.solution.items()]
+           + [r"\delta_r " + tex(k_) + " = " + tex(v_ / N) for k_, v_ in fin.displacement.items()]
+           + [r"\delta_q " + tex(k_) + " = " + tex(v_ / N) for k_, v_ in fin_q.displacement.items()],
+           approximation=None if act == "linear" else "1/N expansion")
+    fm = eft.field_map
+    d.step("Fluctuation fields",
+           r"Normalised fields (the same maps as \texttt{statfield.fields}; $O(1)$ at large $N$):",
+           [tex((k_, v_)) for k_, v_ in fm.items()])
+    d.step("Hessian at the saddle",
+           r"Expanding $N s$ to second order in the fields of layers $l$ (current) and $l-1$ (previous) gives a "
+           r"link quadratic form $\frac12(x_l,x_{l-1})H(x_l,x_{l-1})^T$ with blocks",
+           [r"H_{cc} = " + tex(eft.H_cc), r"H_{pp} = " + tex(eft.H_pp), r"H_{cp} = " + tex(eft.H_cp)])
+    d.step("Fourier transform: lattice precision and propagator",
+           r"With $x_l = L^{-1/2}\sum_q e^{iql}x_q$ the chain action is $\frac12\sum_q x_q^\dagger M(q)x_q$:",
+           [r"M(q) = " + tex(eft.precision()), r"\det M(q) = " + tex(eft.determinant()),
+            r"M(q)^{-1} = " + tex(eft.propagator())])
+    C0, C1 = eft.correlator(0), eft.correlator(1)
+    d.step("Real-space correlators (residues)",
+           r"$C_m=\langle x_lx_{l+m}^T\rangle = \frac1{2\pi}\int dq\,e^{-iqm}M(q)^{-1}$; with $w=e^{-iq}$ the integral "
+           r"is the sum of the residues of $w^{m-1}M(w)^{-1}$ inside the unit circle, where the only non-trivial pole "
+           r"is $w=\chi=" + tex(eft.chi) + r"$. Hence $C_m\propto\chi^{m}$ for $m\ge1$ and $C_{-m}=C_m^T$:",
+           [r"C_0 = " + tex(C0), r"C_1 = " + tex(C1), r"C_2 = " + tex(eft.correlator(2))])
+    cont = eft.continuum()
+    d.step("Correlation lengths and mass gap",
+           r"Lattice: exact decay $\chi^{|m|}$. Continuum: pole of the continuum propagator below. They agree "
+           r"near criticality, where both diverge and the mass gap $1/\xi$ vanishes ($\det M(0)=0$ at "
+           r"$\sigma_w^2 = " + tex(CRITICAL[act]) + r"$), and differ away from it.",
+           [r"\xi_{\rm lattice} = " + tex(eft.correlation_length("lattice")),
+            r"\xi_{\rm continuum} = " + tex(eft.correlation_length("continuum")),
+            r"\det M(0) = " + tex(sp.factor(eft.determinant(0)))])
+    d.step("Continuum EFT",
+           r"The nearest-neighbour action is rewritten exactly with backward differences "
+           r"$\nabla x_l = x_l - x_{l-1}$; replacing $\nabla\to\partial_x$, $\sum_l\to\int dx$ gives",
+           [r"U = \frac12\int dx\,\Big[" + tex(cont.density()) + r"\Big]"],
+           approximation="continuum limit")
+    d.results.update({"chi": str(eft.chi), "C0": str(C0)})
+    return d
+
+
+def linear_eft_derivation():
+    """Derivation: linear network, radial reduction -> saddle -> quadratic EFT -> correlation lengths."""
+    return quadratic_eft("linear").derivation()
+
+
+def relu_eft_derivation():
+    """Derivation: ReLU network, (r+, r-, k) reduction -> saddle -> 3x3 EFT -> continuum limit."""
+    return quadratic_eft("relu").derivation()

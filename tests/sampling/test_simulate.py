@@ -1,0 +1,131 @@
+"""simulate(): validation, result object, calibrated error bars, exact identities across methods."""
+
+import json
+
+import numpy as np
+import pytest
+from scipy import stats
+
+import statfield as sf
+from statfield.stats import Estimate
+
+from .test_collective import exact_moments
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    (dict(sigma_w2=0.0), "sigma_w2"),
+    (dict(sigma_w2=float("nan")), "sigma_w2"),
+    (dict(sigma_b2=-0.1), "sigma_b2"),
+    (dict(width=0), "width"),
+    (dict(depth=0), "depth"),
+    (dict(n_samples=1), "n_samples"),
+    (dict(method="hmc"), "method"),
+    (dict(backend="tensorflow"), "backend"),
+    (dict(inputs=[[np.nan, 1.0]]), "inputs"),
+    (dict(observables=("gram",)), "observables"),
+    (dict(inputs=np.eye(2), method="collective"), "collective"),
+    (dict(inputs=np.eye(2), eft_lags=(0, 1)), "eft_lags"),
+    (dict(seed=-3), "seed"),
+    (dict(chunk_size=0), "chunk_size"),
+    (dict(block_size=0), "block_size"),
+    (dict(bogus_option=1), "unexpected"),
+])
+def test_bad_input_raises_naming_the_parameter(kwargs, match):
+    base = dict(activation="relu", sigma_w2=2.0, sigma_b2=0.1, width=4, depth=2, n_samples=10)
+    base.update(kwargs)
+    with pytest.raises(ValueError, match=match):
+        sf.simulate(**base)
+
+
+def test_result_object_and_json():
+    res = sf.simulate("relu", 2.0, 0.1, 5, 3, 50, seed=1)
+    assert res.method == "collective"  # auto: single input, piecewise linear
+    assert set(res.names) == {"q", "log_q", "G", "u", "v", "k", "G_var", "kurtosis"}
+    assert isinstance(res["q"][0], Estimate) and res.value("q").shape == (3,) and res.n("q").tolist() == [50] * 3
+    d = json.loads(json.dumps(res.to_json()))
+    assert d["method"] == "collective" and d["seed"] == 1 and d["statfield_version"] == sf.__version__
+    assert d["parameters"]["sigma_w2"] == 2.0 and d["parameters"]["widths"] == [5, 5, 5]
+    assert d["estimates"]["q"][2]["value"] == res["q"][2].value and d["estimates"]["q"][2]["n"] == 50
+    with pytest.raises(KeyError, match="available"):
+        res["gram"]
+    multi = sf.simulate("tanh", 1.5, 0.1, 4, 2, 20, inputs=np.eye(2), seed=0)
+    assert multi.method == "preactivation" and multi.value("gram").shape == (2, 2, 2)
+    assert json.loads(multi.dumps())["estimates"]["gram"][0]["value"][0][0] == multi["gram"][0].value[0, 0]
+    assert "c" in multi and multi.value("c").shape == (2,)
+
+
+@pytest.mark.parametrize("method", ["weights", "preactivation", "collective"])
+def test_relu_exact_finite_n_recursion_all_methods(method):
+    sw, sb, N, L = 2.0, 0.2, 3, 4
+    res = sf.simulate("relu", sw, sb, N, L, 12000, method=method, seed=17)
+    ex = exact_moments("relu", sw, sb, N, L)
+    for name in ("q", "G", "G_var", "kurtosis"):
+        for l in range(1, L):
+            assert abs(res[name][l].z(ex[name][l])) < 5, (method, name, l + 1)
+    for l in range(L):
+        assert abs(res["k"][l].z(N / 2)) < 5
+
+
+@pytest.mark.parametrize("act, name", [("linear", "q"), ("relu", "q"), ("relu", "G_var"), ("relu", "kurtosis")])
+def test_error_bars_are_calibrated(act, name):
+    """R = 60 independent runs: z-scores against the exact value have unit variance.
+
+    Under calibration sum z^2 ~ chi2_R (n = 2000 per run, so the t-vs-normal difference is negligible);
+    two-sided test at level 1e-3.
+    """
+    sw, sb, N, L, R = 1.5, 0.2, 4, 3, 60
+    ex = exact_moments(act, sw, sb, N, L)[name][-1]
+    z = np.array([sf.simulate(act, sw, sb, N, L, 2000, seed=1000 + r, observables=(name,))[name][-1].z(ex)
+                  for r in range(R)])
+    p = stats.chi2(R).cdf(np.sum(z**2))
+    assert 5e-4 < p < 1 - 5e-4, (np.var(z), z)
+    assert abs(z.mean()) < 5 / np.sqrt(R)
+
+
+def test_array_api_strict_backend_matches_numpy():
+    for method in ("collective", "preactivation"):
+        a = sf.simulate("relu", 1.8, 0.1, 5, 3, 40, method=method, seed=2)
+        b = sf.simulate("relu", 1.8, 0.1, 5, 3, 40, method=method, seed=2, backend="array_api_strict")
+        assert b.backend == "array_api_strict"
+        for name in a.names:
+            np.testing.assert_allclose(b.value(name), a.value(name), rtol=1e-12, atol=1e-15)
+
+
+def test_mcmc_dispatch():
+    try:
+        import statfield.sampling.mcmc  # noqa: F401
+    except ImportError:
+        with pytest.raises(ValueError, match="mcmc"):
+            sf.simulate("linear", 2.0, 0.0, 8, 6, 100, method="mcmc")
+        return
+    res = sf.simulate("linear", 1.0, 0.5, 8, 6, 400, method="mcmc", seed=1)
+    assert res.method == "mcmc" and all(isinstance(e, Estimate) for ests in res.estimates.values() for e in ests)
+    json.dumps(res.to_json())
+
+
+def test_eft_lagged_correlators_relu_exact_entries():
+    """Exact facts of the ReLU fields (statfield.fields): eps_k = (k - N/2)/sqrt(N) with k ~ Bin(N, 1/2)
+    independent across layers and of the past, so C_0[k,k] = 1/4 and, for m >= 1,
+    C_m[k,k] = C_m[+,k] = C_m[-,k] = 0 (a future k is independent of present fields)."""
+    fields = pytest.importorskip("statfield.fields", reason="statfield.fields (EFT helper) not available yet")
+    res = sf.simulate("relu", 1.5, 0.5, 16, 50, 3000, eft_lags=(0, 1, 3), burn_in=25, seed=3)
+    assert res.parameters["eft_fields"] == list(fields.FIELD_NAMES["relu"])
+    C = res["eft_corr"]
+    assert len(C) == 3 and C[0].value.shape == (3, 3) and res.value("eft_mean").shape == (50, 3)
+    z = (C[0].value[2, 2] - 0.25) / C[0].stderr[2, 2]
+    assert abs(z) < 5
+    for m in (1, 2):
+        for a in range(3):
+            assert abs(C[m].value[a, 2] / C[m].stderr[a, 2]) < 5, (m, a)
+    # lag-0 matrix is symmetric; the same-layer (eps_+, eps_k) correlation is strongly positive
+    np.testing.assert_allclose(C[0].value, C[0].value.T, atol=1e-12)
+    assert C[0].value[0, 2] / C[0].stderr[0, 2] > 10
+    with pytest.raises(ValueError, match="sigma_w2"):
+        sf.simulate("relu", 2.5, 0.5, 16, 10, 10, eft_lags=(0,))
+
+
+def test_eft_linear_runs_and_lag_decay():
+    pytest.importorskip("statfield.fields", reason="statfield.fields (EFT helper) not available yet")
+    res = sf.simulate("linear", 0.5, 0.5, 32, 40, 2000, eft_lags=(0, 1, 2), burn_in=20, seed=4)
+    c = res.value("eft_corr")[:, 0, 0]
+    assert c[0] > c[1] > c[2] > 0

@@ -1,0 +1,83 @@
+"""Weight-space reference vs the pre-activation and collective samplers (two-sample tests, exact moments)."""
+
+import warnings
+
+import numpy as np
+import pytest
+from scipy import stats
+
+import statfield as sf
+from statfield.activations import get_activation
+from statfield.sampling.backend import default_rng, to_numpy
+from statfield.sampling.collective import sample_collective
+from statfield.sampling.preactivation import sample_preactivation
+from statfield.sampling.weights import sample_weights
+
+SW, SB, N, L = 2.0, 0.1, 8, 3
+
+
+def _q_samples(method, act, n, seed):
+    xp = np
+    a = get_activation(act)
+    rng = default_rng(seed, xp)
+    X = np.ones((1, 1))
+    if method == "weights":
+        it = sample_weights(rng, n, a, SW, SB, [N] * L, X, xp, {"q"})
+    elif method == "preactivation":
+        it = sample_preactivation(rng, n, a, SW, SB, [N] * L, X, xp, {"q"})
+    else:
+        it = sample_collective(rng, n, a, SW, SB, [N] * L, SB + SW, xp)
+    return [to_numpy(rec["q"]) for rec in it]
+
+
+@pytest.mark.parametrize("act", ["relu", "tanh"])
+def test_samplers_agree_in_distribution(act):
+    """KS and Anderson-Darling k-sample tests on q^l at N=8, depth 3 (stated level 1e-3 each)."""
+    n = 4000
+    qw = _q_samples("weights", act, n, 1)
+    qp = _q_samples("preactivation", act, n, 2)
+    qc = _q_samples("collective", act, n, 3)
+    for l in range(L):
+        assert stats.ks_2samp(qw[l], qp[l]).pvalue > 1e-3
+        assert stats.ks_2samp(qw[l], qc[l]).pvalue > 1e-3
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # "p-value capped" / midrank deprecation notes
+            ad = stats.anderson_ksamp([qw[l], qp[l], qc[l]])
+        assert ad.pvalue > 1e-3  # scipy caps this p-value to [0.001, 0.25]: > 0.001 means "not rejected"
+
+
+def test_moment_z_scores_weights_vs_preactivation_multi_input():
+    X = np.random.default_rng(4).standard_normal((3, 5))
+    kw = dict(inputs=X, seed=11)
+    rw = sf.simulate("tanh", 1.6, 0.05, 6, 3, 6000, method="weights", **kw)
+    rp = sf.simulate("tanh", 1.6, 0.05, 6, 3, 6000, method="preactivation", **kw)
+    for name in ("gram", "G"):
+        skip = 1 if name == "G" else 0  # layer 1: G is deterministic (equal to round-off)
+        for ew, ep in zip(rw[name][skip:], rp[name][skip:]):
+            se = np.hypot(ew.stderr, ep.stderr)
+            z = np.where(se > 0, (ew.value - ep.value) / np.where(se > 0, se, 1), 0.0)
+            assert np.all(np.abs(z) < 5), (name, z)
+
+
+def test_per_layer_widths_and_exact_linear_identity():
+    # E q^l = sigma_w2 E q^{l-1} + sigma_b2 for linear phi holds for any widths (N_0 = d_in)
+    x = np.array([0.5, -1.0, 2.0, 0.0])
+    widths = [3, 9, 2, 5]
+    sw, sb = 1.3, 0.4
+    res = sf.simulate("linear", sw, sb, widths, 4, 20000, inputs=x, method="weights", seed=5)
+    q = x @ x / x.size
+    for l in range(4):
+        q = sw * q + sb
+        assert abs(res["q"][l].z(q)) < 5
+    assert res["G"][0].value == pytest.approx(sb + sw * x @ x / x.size, rel=1e-13)
+    with pytest.raises(ValueError, match="width"):
+        sf.simulate("linear", sw, sb, [3, 4], 4, 10, method="weights")
+
+
+def test_first_layer_exact_distribution():
+    # z^1 units are N(0, sigma_b2 + sigma_w2 |x|^2/d_in): N q^1 / K^1 ~ chi2_N exactly
+    x = np.array([1.0, 2.0])
+    K1 = 0.3 + 1.5 * (x @ x) / 2
+    rng = default_rng(3)
+    q1 = to_numpy(next(sample_weights(rng, 5000, get_activation("relu"), 1.5, 0.3, [4, 4], x[None], np, {"q"}))["q"])
+    assert stats.kstest(4 * q1 / K1, stats.chi2(4).cdf).pvalue > 1e-3
