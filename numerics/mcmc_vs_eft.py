@@ -86,11 +86,11 @@ def main(argv=None):
                  "seconds": round(t_mc, 2), "fields": fields, "correlators": rows,
                  "eft": pred if isinstance(pred, str) else "statfield.symbolic.quadratic_eft(...).correlator(m, sw, sb, L)",
                  "max_abs_z": max(map(abs, zs)) if zs else None,
-                 "chi2_per_dof": float(np.mean(np.square(zs))) if zs else None,
+                 "mean_z2": float(np.mean(np.square(zs))) if zs else None,
                  "diagnostics": res.diagnostics}
         results.append(entry)
         print(f"{act:6s} sw2={sw}: {t_mc:6.1f} s, acceptance {res.diagnostics['acceptance']}, "
-              f"max|z| = {entry['max_abs_z']}, chi2/dof = {entry['chi2_per_dof']}"
+              f"max|z| = {entry['max_abs_z']}, mean z^2 = {entry['mean_z2']}"
               + (f"  [{pred}]" if isinstance(pred, str) else ""))
     (args.out / "mcmc_vs_eft.json").write_text(json.dumps(results, indent=1, default=str))
     plot(results, args.out / "mcmc_vs_eft.png")

@@ -3,7 +3,8 @@ r"""Finite-width theory of deep random networks: the four-point vertex and the 1
 Two routes, numerically (NumPy float64):
 
 * **Leading order in 1/n, any activation** (Roberts, Yaida, Hanin, *The Principles of Deep Learning
-  Theory*, arXiv:2106.10165 (PDLT), §4.3 Eq. (4.90)–(4.91) and §4.5 Eq. (4.115); Yaida 2019,
+  Theory*, arXiv:2106.10165 (PDLT), §4.3 (recursion of the four-point vertex) and §4.5 (1/n correction
+  of the metric); Yaida 2019,
   arXiv:1910.00019): the kernel :math:`K^{(l)}`, the four-point vertex :math:`V^{(l)}` and the
   :math:`O(1/n)` shift of the kernel, single input.
 * **Exact at finite width for the scale-invariant class**
@@ -27,7 +28,7 @@ and conditionally on it :math:`z^{(l)}_i = \sqrt{\hat G^{(l)}}\,\xi_i` with i.i.
 .. math:: \mathbb E\,\hat G^{(l)} = K^{(l)} + \frac{K^{(l)}_{\{1\}}}{n_{l-1}} + O(n^{-2}),\qquad
           V^{(l)} = n_{l-1}\,\mathrm{Var}\,\hat G^{(l)}, \qquad V^{(1)} = K^{(1)}_{\{1\}} = 0,
 
-so that the connected four-point function of one unit is :math:`3V^{(l)}/n_{l-1}` (PDLT Eq. (4.77)) and
+so that the connected four-point function of one unit is :math:`3V^{(l)}/n_{l-1}` (PDLT §4.3) and
 the excess kurtosis of one pre-activation is, **exactly** (``E z^4 = 3 E Ĝ^2``),
 
 .. math:: \kappa^{(l)} = \frac{3\,\mathrm{Var}\,\hat G^{(l)}}{(\mathbb E\hat G^{(l)})^2}
@@ -45,7 +46,7 @@ field at the fixed point):
    K^{(l+1)}_{\{1\}} &= \frac{n_l}{n_{l-1}}\left[\chi_\parallel^{(l)} K^{(l)}_{\{1\}}
                + \frac{\sigma_w^2}{2}\, g''(K^{(l)})\, V^{(l)}\right].
 
-These are PDLT Eq. (4.90) (single input) and Eq. (4.115) in the form
+These are the single-input forms of the PDLT §4.3 vertex recursion and of the §4.5 metric correction, in the form
 :math:`\langle\sigma^2 (z^2-K)^2\rangle/(8K^4) - \ldots = g''/2` (Gaussian identity
 :math:`g''(K) = \langle\phi^2\,\mathrm{He}_4(z/\sqrt K)\rangle_K / (4K^2)`). For equal widths the ratios are 1.
 """
@@ -60,7 +61,7 @@ from scipy import special, stats
 
 from ._checks import check_int, check_positive, check_variances
 from .activations import Activation, get_activation
-from .quadrature import DEFAULT_NODES, hermite_nodes
+from .quadrature import expect, expect2
 
 __all__ = [
     "FiniteWidthResult",
@@ -76,6 +77,9 @@ __all__ = [
     "lognormal_limit",
     "effective_action",
     "k0_class_table",
+    "TwoInputResult",
+    "two_input_moments",
+    "two_input_recursion",
 ]
 
 
@@ -118,41 +122,17 @@ def _A(act, m):
 
 
 # --------------------------------------------------------------------------- Gaussian moments
-_GH_MAX_K = 0.5  # Gauss-Hermite (statfield.quadrature) below this variance, trapezoid above
+def _moments_numeric(act, K):
+    """g, <phi^4>, g', g'' by :func:`statfield.quadrature.expect` (trapezoid rule with error control)."""
+
+    def h(x):  # (phi^2)''/2, so that g' = <h> (Price's theorem)
+        return act.derivative(x, np) ** 2 + act.numpy(x) * act.second_derivative(x, np)
+
+    return {"g": expect(lambda x: act.numpy(x) ** 2, K), "g4": expect(lambda x: act.numpy(x) ** 4, K),
+            "dg": expect(h, K), "d2g": expect(lambda x: h(x) * (x * x / K - 1.0), K) / (2.0 * K)}
 
 
-def _gauss_rule(K, n_nodes=DEFAULT_NODES):
-    r"""Nodes ``x`` and weights ``w`` with :math:`\sum_i w_i f(x_i) \approx \langle f\rangle_K`, :math:`x\sim N(0,K)`.
-
-    ``K <= 0.5``: Gauss–Hermite nodes of :func:`statfield.quadrature.hermite_nodes` scaled by
-    :math:`\sqrt K` (machine precision for tanh/erf/GELU/SiLU there). Larger ``K``: Gauss–Hermite with a
-    fixed node count under-resolves saturating activations (measured for tanh with 120 nodes: relative
-    error 2e-7 in :math:`\langle\phi^2\rangle` at K = 3, 3e-4 at K = 10; ``physics.md`` §4), so we use
-    the trapezoid rule in the pre-activation :math:`x` with step :math:`h = \min(0.1, \sqrt K/4)` on
-    :math:`|x|\le 12\sqrt K`. For integrands analytic in the strip :math:`|\mathrm{Im}\,x| < d` its error is
-    :math:`O(e^{-2\pi d/h})` (tanh: :math:`d = \pi/2`, error below 1e-40), truncation :math:`e^{-72}`.
-    """
-    if K <= _GH_MAX_K:
-        xi, w = hermite_nodes(n_nodes)
-        return math.sqrt(K) * xi, w
-    s = math.sqrt(K)
-    h = min(0.1, s / 4.0)
-    m = int(math.ceil(12.0 * s / h))
-    x = h * np.arange(-m, m + 1, dtype=float)
-    w = h * np.exp(-0.5 * x * x / K) / math.sqrt(2.0 * math.pi * K)
-    return x, w
-
-
-def _moments_numeric(act, K, n_nodes):
-    x, w = _gauss_rule(K, n_nodes)
-    phi = act.numpy(x)
-    h = act.derivative(x, np) ** 2 + phi * act.second_derivative(x, np)  # (phi^2)''/2, so g' = <h>
-    p2 = phi * phi
-    return {"g": float(w @ p2), "g4": float(w @ (p2 * p2)), "dg": float(w @ h),
-            "d2g": float(w @ (h * (x * x / K - 1.0))) / (2.0 * K)}
-
-
-def gaussian_moments(activation, K, n_nodes: int = DEFAULT_NODES):
+def gaussian_moments(activation, K):
     r"""Gaussian averages entering the recursions, at variance ``K`` (scalar or array).
 
     Returns a dict with ``g`` :math:`=\langle\phi^2\rangle_K`, ``g4`` :math:`=\langle\phi^4\rangle_K`,
@@ -161,8 +141,9 @@ def gaussian_moments(activation, K, n_nodes: int = DEFAULT_NODES):
     Closed forms first: scale-invariant class :math:`g = A_2K`, :math:`\langle\phi^4\rangle = 3A_4K^2`
     (:math:`A_{2m} = (a_+^{2m}+a_-^{2m})/2`); erf (Williams 1997)
     :math:`g = \frac{2}{\pi}\arcsin\frac{2K}{1+2K}`, :math:`g' = \frac{4}{\pi(1+2K)\sqrt{1+4K}}`,
-    :math:`g'' = -\frac{16(1+3K)}{\pi(1+2K)^2(1+4K)^{3/2}}`. Otherwise numerically (:func:`_gauss_rule`:
-    Gauss–Hermite with ``n_nodes`` nodes for ``K <= 0.5``, trapezoid in :math:`x` above) with the
+    :math:`g'' = -\frac{16(1+3K)}{\pi(1+2K)^2(1+4K)^{3/2}}`. Otherwise numerically with
+    :func:`statfield.quadrature.expect` (trapezoid rule with error control, relative error ~1e-14 for
+    tanh/erf/SiLU for :math:`10^{-2}\le K\le10^2`, see its docstring) and the
     derivative identities :math:`g'(K) = \langle\phi'^2 + \phi\phi''\rangle_K` (Price's theorem) and
     :math:`g''(K) = \langle(\phi'^2+\phi\phi'')\,(z^2/K - 1)\rangle_K/(2K)` (Stein's lemma on
     :math:`g'`); ``g4`` of erf is numerical too.
@@ -173,7 +154,7 @@ def gaussian_moments(activation, K, n_nodes: int = DEFAULT_NODES):
     if act.is_piecewise_linear:
         A2, A4 = _A(act, 1), _A(act, 2)
         return {"g": A2 * Karr, "g4": 3.0 * A4 * Karr * Karr, "dg": A2 + 0.0 * Karr, "d2g": 0.0 * Karr}
-    flat = [_moments_numeric(act, float(k), n_nodes) for k in Karr.reshape(-1)]
+    flat = [_moments_numeric(act, float(k)) for k in Karr.reshape(-1)]
     out = {key: np.array([f[key] for f in flat]).reshape(Karr.shape) for key in ("g", "g4", "dg", "d2g")}
     if act.name == "erf":
         s = 1.0 + 4.0 * Karr
@@ -190,7 +171,7 @@ def gaussian_moments(activation, K, n_nodes: int = DEFAULT_NODES):
 class EffectiveAction:
     r"""Single-unit effective action to :math:`O(1/n)`: :math:`-\ln p(z) = \frac{g}{2}z^2 - \frac{v}{8}z^4 + \mathrm{const}`.
 
-    ``g`` and ``v`` are arrays over layers (``v`` is :math:`O(1/n)`; PDLT §4.4 Eq. (4.101)–(4.102)).
+    ``g`` and ``v`` are arrays over layers (``v`` is :math:`O(1/n)`; PDLT §4.4, the quartic single-neuron action).
     """
 
     g: np.ndarray
@@ -292,8 +273,7 @@ class FiniteWidthResult:
 
 
 # --------------------------------------------------------------------------- recursions
-def recursion(activation, sigma_w2, sigma_b2, depth, K1, width=None, exact=False,
-              n_nodes: int = DEFAULT_NODES) -> FiniteWidthResult:
+def recursion(activation, sigma_w2, sigma_b2, depth, K1, width=None, exact=False) -> FiniteWidthResult:
     r"""Finite-width recursion for a single input over layers ``1..depth``.
 
     Parameters
@@ -312,7 +292,7 @@ def recursion(activation, sigma_w2, sigma_b2, depth, K1, width=None, exact=False
         :math:`n_l` (one integer for equal widths, or :math:`(n_1,\dots,n_L)`). Leading order needs it
         only for unequal widths (the factors :math:`n_l/n_{l-1}`); the exact route requires it.
     exact : bool
-        ``False``: leading order in 1/n (any activation; PDLT Eq. (4.90), (4.115)).
+        ``False``: leading order in 1/n (any activation; PDLT §4.3, §4.5).
         ``True``: exact finite-width recursion (scale-invariant activations only: linear, ReLU, leaky
         ReLU): :math:`\hat G^{(l+1)} = \sigma_b^2 + \sigma_w^2 X_l \hat G^{(l)}` with
         :math:`X_l = \frac{1}{n_l}\sum_i\phi(\xi_i)^2` independent of :math:`\hat G^{(l)}`, whence
@@ -344,17 +324,17 @@ def recursion(activation, sigma_w2, sigma_b2, depth, K1, width=None, exact=False
         if widths is None:
             raise ValueError("width must be given (integer >= 1 or one per layer) when exact=True")
         return _exact_recursion(act, sigma_w2, sigma_b2, depth, K1, widths)
-    return _lo_recursion(act, sigma_w2, sigma_b2, depth, K1, widths, n_nodes)
+    return _lo_recursion(act, sigma_w2, sigma_b2, depth, K1, widths)
 
 
-def _lo_recursion(act, sigma_w2, sigma_b2, depth, K1, widths, n_nodes):
+def _lo_recursion(act, sigma_w2, sigma_b2, depth, K1, widths):
     K = np.empty(depth)
     V = np.zeros(depth)
     Ks = np.zeros(depth)
     chi = np.empty(depth)
     K[0] = K1
     for l in range(depth):  # noqa: E741 - layer index (physics notation)
-        m = gaussian_moments(act, K[l], n_nodes)
+        m = gaussian_moments(act, K[l])
         chi[l] = sigma_w2 * float(m["dg"])
         if l + 1 == depth:
             break
@@ -468,7 +448,7 @@ def critical_vertex_slope(activation) -> float:
 
     .. math:: c = \frac{3A_4}{A_2^2} - 1 = \frac{6(a_+^4+a_-^4)}{(a_+^2+a_-^2)^2} - 1
 
-    (linear 2, ReLU 5; PDLT §5.4 Eq. (5.x) writes :math:`3A_4/A_2^2 - 1` with :math:`A_{2m}` the
+    (linear 2, ReLU 5; PDLT §5.4 writes :math:`3A_4/A_2^2 - 1` with :math:`A_{2m}` the
     *averages* of :math:`a_\pm^{2m}`). Exactly at finite width
     :math:`V^{(l)}/K^2 = n[(1+c/n)^{l-1}-1]` (:mod:`statfield.symbolic.finite_width`).
     """
@@ -592,7 +572,7 @@ def effective_action(K, V, K_shift, width) -> EffectiveAction:
     .. math:: -\ln p(z) = \frac{g}{2}z^2 - \frac{v}{8}z^4 + \mathrm{const} + O(n^{-2}),\quad
               v = \frac{V}{nK^4},\quad g = \frac1K - \frac{K_{\{1\}}}{nK^2} + \frac{3V}{2nK^3}
 
-    (PDLT §4.4 Eq. (4.101)–(4.102) with :math:`G = K + K_{\{1\}}/n`: :math:`g = 1/G + 3V/(2nK^3)`).
+    (PDLT §4.4 with :math:`G = K + K_{\{1\}}/n`: :math:`g = 1/G + 3V/(2nK^3)`).
     It reproduces :math:`\langle z^2\rangle = K + K_{\{1\}}/n` and :math:`\langle z^4\rangle_c = 3V/n` at
     first order in :math:`v`. ``width`` is :math:`n_{l-1}` (``inf`` for the Gaussian first layer).
     """
@@ -608,21 +588,193 @@ def effective_action(K, V, K_shift, width) -> EffectiveAction:
 
 
 # --------------------------------------------------------------------------- K* = 0 class
-def k0_class_table(activation="tanh", sigma_w2=1.0, depths=(10, 100, 1000), K1=1.0,
-                   n_nodes: int = DEFAULT_NODES) -> list[dict]:
+def k0_class_table(activation="tanh", sigma_w2=1.0, depths=(10, 100, 1000), K1=1.0) -> list[dict]:
     r"""Leading-order :math:`V^{(l)}/(l K^{(l)2})` at criticality for the :math:`K^*=0` class (σ_b² = 0).
 
     For :math:`\phi = z + \sigma_2 z^2/2 + \sigma_3 z^3/6 + \dots` at :math:`\sigma_w^2\phi'(0)^2 = 1`:
     :math:`K^{(l)}\simeq 1/(-a_1 l)`, :math:`a_1 = \sigma_3 + \frac34\sigma_2^2`, and
-    :math:`V^{(l)}/K^{(l)2}\simeq \frac23 l`, universally (PDLT §5.3.3; derived in
+    :math:`V^{(l)}/K^{(l)2}\simeq \frac23 l`, universally (PDLT §5.3–5.4; derived in
     :mod:`statfield.symbolic.finite_width`). Returns rows ``{"l", "K", "V_over_K2", "V_over_lK2",
     "l_K"}`` for the requested depths (tanh at :math:`\sigma_w^2=1`, erf at :math:`\pi/4`).
     """
     depths = [check_int(d, "depths", minimum=2) for d in np.atleast_1d(depths)]
-    res = recursion(activation, sigma_w2, 0.0, max(depths), K1, n_nodes=n_nodes)
+    res = recursion(activation, sigma_w2, 0.0, max(depths), K1)
     rows = []
     for d in depths:
         K, V = res.K[d - 1], res.V[d - 1]
         rows.append({"l": d, "K": float(K), "l_K": float(d * K), "V_over_K2": float(V / K**2),
                      "V_over_lK2": float(V / (d * K**2))})
     return rows
+
+
+# --------------------------------------------------------------------------- two inputs (leading order)
+_ENTRIES = ((0, 0), (0, 1), (1, 1))  # independent entries (11, 12, 22) of a symmetric 2x2 matrix
+_GL_NODES = 32
+_ATOL2 = 1e-16  # absolute tolerance of expect2 (averages that vanish by symmetry, e.g. odd ones at c12 = 0)
+
+
+def _chol2(K):
+    """Lower Cholesky factor of a 2x2 PSD matrix (``L22 = 0`` for a singular one)."""
+    L11 = math.sqrt(K[0, 0])
+    L21 = K[0, 1] / L11
+    L22 = math.sqrt(max(K[1, 1] - L21 * L21, 0.0))
+    return L11, L21, L22
+
+
+def _polar_moments(act, K, powers):
+    r""":math:`\langle\phi(u)^a\phi(v)^b\rangle` for scale-invariant φ, exactly, for each ``(a, b)`` in ``powers``.
+
+    With :math:`(u,v) = L\,r(\cos\theta,\sin\theta)` (:math:`L` the Cholesky factor of ``K``) and
+    :math:`\phi(r x) = r\phi(x)` for :math:`r>0`:
+    :math:`\langle\phi(u)^a\phi(v)^b\rangle = \mathbb E[r^{a+b}]\,\frac{1}{2\pi}\int_0^{2\pi}\phi(A)^a\phi(B)^b d\theta`,
+    :math:`\mathbb E r^m = 2^{m/2}\Gamma(1+m/2)`, :math:`A = L_{11}\cos\theta`,
+    :math:`B = L_{21}\cos\theta + L_{22}\sin\theta`. The angular integrand is a trigonometric polynomial
+    between the kinks (the zeros of :math:`A` and :math:`B`), so Gauss–Legendre on each arc is exact to
+    round-off (no kink-induced quadrature error, ``physics.md`` §4).
+    """
+    L11, L21, L22 = _chol2(K)
+    tB = math.atan2(L22, L21)
+    cuts = {0.0, 2 * math.pi, math.pi / 2, 3 * math.pi / 2,
+            (tB + math.pi / 2) % (2 * math.pi), (tB - math.pi / 2) % (2 * math.pi)}
+    cuts = np.array(sorted(cuts))
+    x, w = np.polynomial.legendre.leggauss(_GL_NODES)
+    a, b = cuts[:-1, None], cuts[1:, None]
+    th = (0.5 * (b - a) * x + 0.5 * (a + b)).ravel()
+    wt = (0.5 * (b - a) * w).ravel() / (2 * math.pi)
+    A = act.numpy(L11 * np.cos(th))
+    B = act.numpy(L21 * np.cos(th) + L22 * np.sin(th))
+    out = []
+    for pa, pb in powers:
+        m = pa + pb
+        er = 2.0 ** (m / 2) * math.gamma(1 + m / 2)
+        out.append(er * float(wt @ (A**pa * B**pb)))
+    return out
+
+
+def two_input_moments(activation, K):
+    r"""Gaussian averages for the two-input recursions at the 2×2 kernel ``K``.
+
+    Returns ``k`` (3,) :math:`=(\langle\phi_1^2\rangle, \langle\phi_1\phi_2\rangle, \langle\phi_2^2\rangle)`,
+    ``C`` (3, 3) :math:`= \langle\phi_a\phi_b\phi_c\phi_d\rangle - \langle\phi_a\phi_b\rangle\langle\phi_c\phi_d\rangle`
+    over the entries :math:`(ab),(cd)\in\{11,12,22\}`, and ``J`` (3, 3)
+    :math:`=\partial k_{(ab)}/\partial K_{(cd)}` (independent entries; Price's theorem
+    :math:`\partial\langle\phi_1\phi_2\rangle/\partial K_{12} = \langle\phi_1'\phi_2'\rangle`,
+    :math:`\partial\langle\phi_1\phi_2\rangle/\partial K_{11} = \tfrac12\langle\phi_1''\phi_2\rangle`). Scale-invariant
+    φ: exact angular quadrature (:func:`_polar_moments`) and, by homogeneity,
+    :math:`\partial\langle\phi_1\phi_2\rangle/\partial K_{11} = (\langle\phi_1\phi_2\rangle - K_{12}\langle\phi_1'\phi_2'\rangle)/(2K_{11})`.
+    Other φ: :func:`statfield.quadrature.expect2` (tensor trapezoid rule with error control).
+    """
+    act = get_activation(activation)
+    K = np.asarray(K, dtype=float)
+    if act.is_piecewise_linear:
+        m = dict(zip([(4, 0), (3, 1), (2, 2), (1, 3), (0, 4), (2, 0), (1, 1), (0, 2)],
+                     _polar_moments(act, K, [(4, 0), (3, 1), (2, 2), (1, 3), (0, 4), (2, 0), (1, 1), (0, 2)])))
+        d12 = float(act.deriv_kernel(K[0, 0], K[1, 1], K[0, 1]))
+        A2 = _A(act, 1)
+        j11 = (m[(1, 1)] - K[0, 1] * d12) / (2 * K[0, 0])
+        j22 = (m[(1, 1)] - K[0, 1] * d12) / (2 * K[1, 1])
+        dg = (A2, A2)
+    else:
+        q1, q2, c = K[0, 0], K[1, 1], K[0, 1]
+        phi, d1, d2 = act.numpy, (lambda x: act.derivative(x, np)), (lambda x: act.second_derivative(x, np))
+
+        def power(p):
+            return lambda x: phi(x) ** p
+
+        m = {(a, b): float(expect2(power(a), power(b), q1, q2, c, atol=_ATOL2)) for a, b in
+             [(4, 0), (3, 1), (2, 2), (1, 3), (0, 4), (2, 0), (1, 1), (0, 2)]}
+        d12 = float(expect2(d1, d1, q1, q2, c, atol=_ATOL2))
+        j11 = 0.5 * float(expect2(d2, phi, q1, q2, c, atol=_ATOL2))
+        j22 = 0.5 * float(expect2(phi, d2, q1, q2, c, atol=_ATOL2))
+        dg = (gaussian_moments(act, q1)["dg"], gaussian_moments(act, q2)["dg"])
+    k = np.array([m[(2, 0)], m[(1, 1)], m[(0, 2)]])
+    four = np.array([[m[(4, 0)], m[(3, 1)], m[(2, 2)]],
+                     [m[(3, 1)], m[(2, 2)], m[(1, 3)]],
+                     [m[(2, 2)], m[(1, 3)], m[(0, 4)]]])
+    C = four - np.outer(k, k)
+    J = np.array([[dg[0], 0.0, 0.0], [j11, d12, j22], [0.0, 0.0, dg[1]]])
+    return {"k": k, "C": C, "J": J}
+
+
+@dataclass(frozen=True)
+class TwoInputResult:
+    r"""Leading-order two-input kernel and four-point vertex over layers ``1..depth``.
+
+    ``K``: (depth, 2, 2). ``V``: (depth, 3, 3) over the independent entries ``(11, 12, 22)``:
+    :math:`V^{(l)}_{(ab)(cd)} = n_{l-1}\mathrm{Cov}(\hat G^{(l)}_{ab}, \hat G^{(l)}_{cd})` at leading order.
+    :meth:`vertex` gives the full symmetric tensor :math:`V_{(\alpha_1\alpha_2)(\alpha_3\alpha_4)}`.
+    """
+
+    activation: Activation
+    sigma_w2: float
+    sigma_b2: float
+    depth: int
+    K: np.ndarray
+    V: np.ndarray
+    widths: np.ndarray | None = None
+
+    def vertex(self) -> np.ndarray:
+        """The full tensor ``V[l, a1, a2, a3, a4]`` (shape ``(depth, 2, 2, 2, 2)``)."""
+        idx = {(0, 0): 0, (0, 1): 1, (1, 0): 1, (1, 1): 2}
+        out = np.empty((self.depth, 2, 2, 2, 2))
+        for a in range(2):
+            for b in range(2):
+                for c in range(2):
+                    for d in range(2):
+                        out[:, a, b, c, d] = self.V[:, idx[(a, b)], idx[(c, d)]]
+        return out
+
+    def G_cov(self, width=None) -> np.ndarray:
+        r""":math:`\mathrm{Cov}(\hat G_{ab}, \hat G_{cd}) = V_{(ab)(cd)}/n_{l-1}`, shape (depth, 3, 3)."""
+        if width is None and self.widths is None:
+            raise ValueError("width must be given (an integer >= 1 or one per layer)")
+        n = _fan_in(self.widths if width is None else _widths(width, self.depth))
+        out = np.zeros_like(self.V)
+        out[1:] = self.V[1:] / n[1:, None, None]
+        return out
+
+
+def two_input_recursion(activation, sigma_w2, sigma_b2, depth, K1, width=None) -> TwoInputResult:
+    r"""Leading-order recursions for two inputs: :math:`K^{(l)}_{\alpha\beta}` and :math:`V^{(l)}_{(\alpha_1\alpha_2)(\alpha_3\alpha_4)}`.
+
+    With :math:`k_{(ab)}(K) = \langle\phi_a\phi_b\rangle_K`, :math:`J = \partial k/\partial K` and
+    :math:`C_{(ab)(cd)} = \langle\phi_a\phi_b\phi_c\phi_d\rangle_K - k_{(ab)}k_{(cd)}` (:func:`two_input_moments`):
+
+    .. math:: K^{(l+1)}_{ab} = \sigma_b^2 + \sigma_w^2 k_{(ab)}(K^{(l)}),\qquad
+              V^{(l+1)} = \frac{n_l}{n_{l-1}}\sigma_w^4\,J V^{(l)} J^{\top} + \sigma_w^4\,C(K^{(l)}),\quad V^{(1)} = 0,
+
+    the two-input form of the PDLT §4.3 recursion (arXiv:2106.10165), from the conditional
+    Gaussianity of the rows :math:`(z_{j1}, z_{j2})\sim N(0,\hat G^{(l)})` and a first-order expansion of
+    :math:`k` around :math:`K^{(l)}`. For identical inputs it reduces to :func:`recursion`.
+
+    Parameters
+    ----------
+    K1 : array (2, 2)
+        First-layer kernel :math:`K^{(1)}_{ab} = \sigma_b^2 + \sigma_w^2 x_a\cdot x_b/n_0` (PSD, positive diagonal).
+    width : int or sequence, optional
+        Needed only for unequal widths (the :math:`n_l/n_{l-1}` factors).
+
+    Only two inputs: the four-point averages of three or four distinct inputs need 3-/4-dimensional
+    Gaussian integrals, which this module does not evaluate (``ValueError`` for other shapes).
+    """
+    act = get_activation(activation)
+    sigma_w2, sigma_b2 = check_variances(sigma_w2, sigma_b2)
+    depth = check_int(depth, "depth", minimum=1)
+    K1 = np.asarray(K1, dtype=float)
+    if K1.shape != (2, 2):
+        raise ValueError(f"K1 must be a 2x2 kernel matrix (two inputs), got shape {K1.shape}")
+    if (not np.all(np.isfinite(K1)) or not np.allclose(K1, K1.T) or K1[0, 0] <= 0 or K1[1, 1] <= 0
+            or K1[0, 1] ** 2 > K1[0, 0] * K1[1, 1] * (1 + 1e-12)):
+        raise ValueError(f"K1 must be symmetric positive semi-definite with a positive diagonal, got {K1.tolist()}")
+    widths = _widths(width, depth)
+    K = np.empty((depth, 2, 2))
+    V = np.zeros((depth, 3, 3))
+    K[0] = K1
+    for l in range(depth - 1):  # noqa: E741
+        m = two_input_moments(act, K[l])
+        k = m["k"]
+        K[l + 1] = sigma_b2 + sigma_w2 * np.array([[k[0], k[1]], [k[1], k[2]]])
+        ratio = 1.0 if (widths is None or l == 0) else widths[l] / widths[l - 1]
+        V[l + 1] = ratio * sigma_w2**2 * m["J"] @ V[l] @ m["J"].T + sigma_w2**2 * m["C"]
+    _check_finite_result(K, V)
+    return TwoInputResult(act, sigma_w2, sigma_b2, depth, K, V, widths)

@@ -327,6 +327,13 @@ def make_report(out="statfield-report", profile="quick", seed=0, pdf=None, progr
     groups = {}
     for r in records:
         groups.setdefault(r.group or "other", []).append(r)
+    rep.table("Validation at a glance: comparisons per group (published coefficients are reported, not counted).",
+              ["group", "checks", "comparisons", "passed", "failed", "skipped", "published (consistent)"],
+              [[_tex(g), str(len({r.check for r in recs})), str(sum(r.kind == "test" and not r.skipped for r in recs)),
+                str(sum(r.kind == "test" and r.passed and not r.skipped for r in recs)), str(sum(r.failed for r in recs)),
+                str(sum(r.skipped for r in recs)),
+                f"{sum(r.kind == 'published' for r in recs)} ({sum(r.kind == 'published' and r.passed for r in recs)})"]
+               for g, recs in groups.items()], raw=True)
     fig_captions = {}
     for r in records:
         if r.figure and r.figure not in fig_captions:
@@ -334,6 +341,7 @@ def make_report(out="statfield-report", profile="quick", seed=0, pdf=None, progr
     group_titles = {"meanfield": "Mean field and NNGP kernels", "eft": "Quadratic EFT: lagged correlators and "
                     "correlation lengths", "samplers": "Exact finite-width identities", "paper": "Published "
                     "coefficients (SPS17, as quoted)", "finite_width": "Finite width: four-point vertex and kurtosis"}
+    new_page = []  # sections that start on a new page (so that their tables stay with their figures)
     for g, recs in groups.items():
         header, rows = _records_table(recs)
         figs = []
@@ -345,7 +353,8 @@ def make_report(out="statfield-report", profile="quick", seed=0, pdf=None, progr
         text = (f"{len(recs)} records. " + ("Records of kind \\emph{published} compare a quoted coefficient with "
                 "the data and are not counted as failures." if any(r.kind == "published" for r in recs) else ""))
         rep.step(group_titles.get(g, _tex(g)), text + "\n\n" + "\n\n".join(figs))
-        rep.table(f"Validation records of group '{g}'.", header, rows, raw=True)
+        new_page.append(group_titles.get(g, _tex(g)))
+        rep.table(_tex(f"Validation records of group '{g}'."), header, rows, raw=True)
     prows = paper_rows(records)
     if prows:
         rep.step("Published coefficients against Monte Carlo",
@@ -365,6 +374,8 @@ def make_report(out="statfield-report", profile="quick", seed=0, pdf=None, progr
     rep.step("Derivations", "The appendices reproduce every derivation of the catalogue: " + ", ".join(
         rf"\texttt{{{_tex(n)}}} ({_tex(s['status'])})" for n, s in derv_status.items()) + ".")
     tex = rep.to_latex()
+    for title in new_page + ["Published coefficients against Monte Carlo", "Mean-field phase diagram"]:
+        tex = tex.replace(rf"\subsection*{{{title}}}", rf"\clearpage\subsection*{{{title}}}", 1)
     appendix = "\n".join(r"\clearpage" + "\n" + d.body_latex() for d in built.values())
     tex = tex.replace(r"\end{document}", appendix + "\n" + r"\end{document}")
     tex_path = _write_text(out / "report.tex", tex)
@@ -385,7 +396,10 @@ def make_report(out="statfield-report", profile="quick", seed=0, pdf=None, progr
              "results": "results.json", "summary": "summary.md", "figures": "figures/ "
              f"({len(list(figdir.glob('*.png')))} PNG)", "derivations": "derivations/"}
     if latex_error:
-        summary.setdefault("report_errors", []).append("LaTeX: " + latex_error.splitlines()[0])
+        lines = latex_error.splitlines()
+        bang = [i for i, ln in enumerate(lines) if ln.startswith("!")]
+        detail = " ".join(lines[bang[0]:bang[0] + 3]) if bang else " ".join(lines[-3:])
+        summary.setdefault("report_errors", []).append(f"LaTeX ({tex_path.name}): {detail}")
     derv_bad = [n for n, s in derv_status.items() if s["status"] == "error"]
     ok = summary["n_failed"] == 0 and not derv_bad and latex_error is None
     summary_md = summary_markdown(records, summary, derv_status, files, runtime, profile)

@@ -888,7 +888,6 @@ class LaggedCorrelator:
             abar = mean[ns:]
             cov_aa = cov[ns:, ns:]
             val = sbar - abar[:, None] * abar[None, :] + cov_aa / n
-            idx = np.arange(ns).reshape(M1, d, d)
             v_ss = np.diag(cov)[:ns].reshape(M1, d, d)
             cov_sa = cov[:ns, ns:].reshape(M1, d, d, d)  # [m, i, j, p] = Cov(s_mij, a_p)
             ii = np.arange(d)[:, None] * np.ones((1, d), int)
@@ -898,7 +897,6 @@ class LaggedCorrelator:
             ai, aj = abar[ii], abar[jj]
             var = (v_ss - 2 * aj * c_s_ai - 2 * ai * c_s_aj + aj ** 2 * cov_aa[ii, ii] + ai ** 2 * cov_aa[jj, jj]
                    + 2 * ai * aj * cov_aa[ii, jj])
-            del idx
             return val, np.sqrt(np.maximum(var, 0.0) / n)
         L = self.length
         val = np.full((L, M1, d, d), np.nan)

@@ -67,7 +67,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .._checks import check_int, check_nonnegative, check_positive, check_variances
+from .._checks import check_int, check_nonnegative, check_variances
 from ..activations import get_activation
 
 __all__ = ["collective_action", "CollectiveMCMC", "MCMCResult", "simulate_mcmc", "collective_model"]
@@ -171,10 +171,15 @@ class _Terms:
 
 
 def _prev(xp, arr, boundary_col):
-    """Values at site l-1: periodic roll, or the fixed boundary column then sites 0..L-2."""
+    """Values at site l-1: periodic shift, or the fixed boundary column then sites 0..L-2."""
     if boundary_col is None:
-        return xp.roll(arr, 1, axis=-1)
+        return xp.concat([arr[..., -1:], arr[..., :-1]], axis=-1)
     return xp.concat([boundary_col, arr[..., :-1]], axis=-1)
+
+
+def _next(xp, arr):
+    """Periodic values at site l+1."""
+    return xp.concat([arr[..., 1:], arr[..., :1]], axis=-1)
 
 
 # --------------------------------------------------------------------------------------------
@@ -437,7 +442,7 @@ class CollectiveMCMC:
         if self.L == 1:
             return dt
         if self.periodic:
-            return dt + xp.roll(dt, -1, axis=1)
+            return dt + _next(xp, dt)
         zero = xp.zeros((dt.shape[0], 1), dtype=xp.float64)
         return dt + xp.concat([dt[:, 1:], zero], axis=1)
 
@@ -462,7 +467,7 @@ class CollectiveMCMC:
         acc = mask & ok & (dS < self._exp1(dS.shape))
         self.state = [xp.where(acc, a, b) for a, b in zip(new_state, self.state)]
         if self.periodic:
-            touched = acc | xp.roll(acc, 1, axis=1) if self.L > 1 else acc
+            touched = acc | _prev(xp, acc, None) if self.L > 1 else acc
         else:
             fals = xp.zeros((acc.shape[0], 1), dtype=xp.bool)
             touched = acc | xp.concat([fals, acc[:, :-1]], axis=1)

@@ -9,7 +9,8 @@ numbers from its own generator seeded by
     numpy.random.SeedSequence(seed, spawn_key=(b,))   # == SeedSequence(seed).spawn(B)[b]
 
 so the numbers do not depend on how blocks are grouped into **chunks** (``chunk_size`` samples,
-rounded down to whole blocks, at least one), on the number of worker threads, or on interruptions.
+rounded down to whole blocks, at least one; the checkpoint interval), on the number of worker threads
+(which work on blocks), or on interruptions.
 ``block_size`` *is* part of the random stream (it is stored in the checkpoint and in the result).
 
 Streaming: a block sampler is a callable ``sample_block(rng, n)`` returning an iterator of
@@ -34,7 +35,9 @@ from __future__ import annotations
 
 import json
 import os
+from collections import deque
 from concurrent.futures import ThreadPoolExecutor
+from itertools import islice
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -255,8 +258,8 @@ def run_blocks(sample_block, *, n_samples, block_size, seed, xp, chunk_size=None
         Root seed; block ``b`` uses :func:`block_seed` ``(seed, b)``.
     xp : namespace
     chunk_size : int, optional
-        Samples per chunk (rounded down to whole blocks, at least one); the unit of checkpointing and
-        of work handed to a thread. Does not change the numbers. Default: 16 blocks.
+        Samples per chunk (rounded down to whole blocks, at least one): the checkpoint interval. Does not
+        change the numbers. Default: 16 blocks.
     checkpoint : path-like, optional
         ``.npz`` file written atomically after each chunk and resumed from when it exists.
     meta : dict
@@ -264,7 +267,8 @@ def run_blocks(sample_block, *, n_samples, block_size, seed, xp, chunk_size=None
     progress : bool
         Show a tqdm bar over blocks.
     workers : int
-        Threads working on chunks concurrently (results are merged in block order).
+        Threads working on blocks concurrently (at most ``2*workers`` blocks in flight; results are
+        merged in block order, so the numbers do not depend on ``workers``).
     on_chunk : callable ``(chunk_index, n_finished_blocks)``, optional
         Called after each chunk is merged (and checkpointed); an exception raised there stops the
         run (tests use it to simulate a kill).
@@ -291,36 +295,48 @@ def run_blocks(sample_block, *, n_samples, block_size, seed, xp, chunk_size=None
         if not np.array_equal(finished, np.arange(len(finished))):
             raise ValueError(f"checkpoint: finished blocks of {os.fspath(checkpoint)!r} are not a prefix 0..k-1")
         start, total = len(finished), accs
-    chunks = [list(range(s, min(s + per_chunk, n_blocks))) for s in range(start, n_blocks, per_chunk)]
-
-    def do_chunk(blocks):
-        return [_run_block(sample_block, seed, b, sizes[b], xp) for b in blocks]
-
     bar = None
     if progress:
         from tqdm.auto import tqdm
 
         bar = tqdm(total=n_blocks, initial=start, unit="block", desc="simulate")
     executor = ThreadPoolExecutor(max_workers=int(workers)) if workers and workers > 1 else None
+
+    def finished_blocks():
+        """Per-block accumulators in block order; at most 2*workers blocks in flight."""
+        todo = iter(range(start, n_blocks))
+        if executor is None:
+            for b in todo:
+                yield _run_block(sample_block, seed, b, sizes[b], xp)
+            return
+        window = deque(executor.submit(_run_block, sample_block, seed, b, sizes[b], xp)
+                       for b in islice(todo, 2 * int(workers)))
+        while window:
+            accs = window.popleft().result()
+            nxt = next(todo, None)
+            if nxt is not None:
+                window.append(executor.submit(_run_block, sample_block, seed, nxt, sizes[nxt], xp))
+            yield accs
+
     try:
-        results = executor.map(do_chunk, chunks) if executor else map(do_chunk, chunks)
-        done = start
-        for ci, block_accs in enumerate(results):
-            for accs in block_accs:
-                for name, acc in accs.items():
-                    if name in total:
-                        with np.errstate(over="ignore", invalid="ignore"):
-                            total[name].merge(acc)
-                        _check_finite_acc(name, total[name], "merge")
-                    else:
-                        total[name] = acc
-            done += len(block_accs)
-            if checkpoint is not None:
-                _save_checkpoint(checkpoint, meta, done, total)
+        done, chunk_index = start, 0
+        for accs in finished_blocks():
+            for name, acc in accs.items():
+                if name in total:
+                    with np.errstate(over="ignore", invalid="ignore"):
+                        total[name].merge(acc)
+                    _check_finite_acc(name, total[name], "merge")
+                else:
+                    total[name] = acc
+            done += 1
             if bar is not None:
-                bar.update(len(block_accs))
-            if on_chunk is not None:
-                on_chunk(ci, done)
+                bar.update(1)
+            if (done - start) % per_chunk == 0 or done == n_blocks:
+                if checkpoint is not None:
+                    _save_checkpoint(checkpoint, meta, done, total)
+                if on_chunk is not None:
+                    on_chunk(chunk_index, done)
+                chunk_index += 1
     finally:
         if executor is not None:
             executor.shutdown(wait=True, cancel_futures=True)

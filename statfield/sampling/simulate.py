@@ -75,6 +75,11 @@ def _version():
     return getattr(statfield, "__version__", "unknown")
 
 
+def _json_default(x):
+    a = np.asarray(x)
+    return a.tolist() if a.dtype.kind in "biuf" else str(x)
+
+
 def _jsonable(x):
     a = np.asarray(x, dtype=float)
     return float(a) if a.ndim == 0 else a.tolist()
@@ -98,6 +103,8 @@ class SimulationResult:
         statfield version that produced the numbers.
     elapsed_s : float
         Wall time of the run.
+    diagnostics : dict
+        Sampler diagnostics (MCMC: acceptance rates, step sizes, box; empty for the exact samplers).
     """
 
     estimates: dict
@@ -107,6 +114,7 @@ class SimulationResult:
     seed: int
     version: str = field(default_factory=_version)
     elapsed_s: float = 0.0
+    diagnostics: dict = field(default_factory=dict)
 
     def __getitem__(self, name) -> list:
         if name not in self.estimates:
@@ -146,6 +154,7 @@ class SimulationResult:
             "seed": int(self.seed),
             "parameters": self.parameters,
             "elapsed_s": float(self.elapsed_s),
+            "diagnostics": json.loads(json.dumps(self.diagnostics, default=_json_default)),
             "conventions": ("z^l = W^l phi(z^{l-1}) + b^l; W ~ N(0, sigma_w2/N_{l-1}) (fan-in), b ~ N(0, sigma_b2);"
                             " q = |z|^2/N; index i of each list is layer i+1 (eft_corr: lag eft_lags[i])"),
             "estimates": {
@@ -305,7 +314,7 @@ def _fields_function(act, sigma_w2, sigma_b2, width):
 # ---------------------------------------------------------------------------------------------- simulate
 def simulate(activation, sigma_w2, sigma_b2, width, depth, n_samples, inputs=None, method="auto",
              backend="numpy", seed=0, chunk_size=None, checkpoint=None, progress=False, *, observables=None,
-             block_size=None, workers=1, eft_lags=None, burn_in=0, on_chunk=None, **options):
+             block_size=None, workers=1, eft_lags=None, burn_in=None, on_chunk=None, **options):
     r"""Sample random networks exactly and return per-layer estimates with standard errors.
 
     Parameters
@@ -347,8 +356,9 @@ def simulate(activation, sigma_w2, sigma_b2, width, depth, n_samples, inputs=Non
         Threads working on chunks (the result does not depend on it).
     eft_lags : sequence of int >= 0, optional
         Lags ``m`` of the connected EFT-field correlators (single input, not MCMC).
-    burn_in : int >= 0
-        Layers discarded before the bulk average of the EFT correlators.
+    burn_in : int >= 0, optional
+        Layers discarded before the bulk average of the EFT correlators (default 0). For ``"mcmc"``:
+        burn-in sweeps, passed on.
     on_chunk : callable, optional
         ``on_chunk(chunk_index, n_finished_blocks)`` after each chunk (see :func:`.runner.run_blocks`).
     **options
@@ -391,7 +401,13 @@ def simulate(activation, sigma_w2, sigma_b2, width, depth, n_samples, inputs=Non
         raise ValueError(f"method='collective' needs a single input (inputs of shape (d_in,) or (1, d_in)), got P={P}")
 
     if method == "mcmc":
-        return _simulate_mcmc(act, sigma_w2, sigma_b2, widths, depth, n_samples, seed, bname, t0, options)
+        if eft_lags is not None:
+            options["eft_lags"] = tuple(int(m) for m in np.atleast_1d(eft_lags))
+        if burn_in is not None:
+            options["burn_in"] = burn_in
+        return _simulate_mcmc(act, sigma_w2, sigma_b2, widths, depth, n_samples, seed, bname, t0,
+                              dict(options, progress=progress))
+    burn_in = 0 if burn_in is None else burn_in
 
     base = collective_observables(act) if method == "collective" else available_observables(act, P)
     available = base + (_DERIVED if P == 1 else ())
@@ -495,6 +511,8 @@ def _simulate_mcmc(act, sigma_w2, sigma_b2, widths, depth, n_samples, seed, bnam
     parameters = {"activation": act.name, "sigma_w2": float(sigma_w2), "sigma_b2": float(sigma_b2),
                   "widths": list(widths), "widths_summary": widths[0], "depth": depth, "length": depth,
                   "n_samples": n_samples, "method": "mcmc", "backend": bname,
-                  "options": json.loads(json.dumps(options, default=str))}
+                  "options": json.loads(json.dumps(options, default=_json_default)),
+                  "mcmc_params": json.loads(json.dumps(getattr(estimates, "params", {}), default=_json_default))}
     return SimulationResult(estimates=dict(estimates), parameters=parameters, method="mcmc", backend=bname,
-                            seed=seed, elapsed_s=time.perf_counter() - t0)
+                            seed=seed, elapsed_s=time.perf_counter() - t0,
+                            diagnostics=dict(getattr(estimates, "diagnostics", {}) or {}))

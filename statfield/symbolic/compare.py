@@ -266,7 +266,7 @@ def comparison_derivation():
              r"The coefficients of $\epsilon_+^2$ and $\epsilon_-^2$ and of $\epsilon_-\partial\epsilon_+$ agree.")
     for sw in (0.5, 1.0, 1.5):
         tab = comparison_table(sw, 0.1)
-        d.table(f"Invariants at sigma_w^2 = {sw}, sigma_b^2 = 0.1 (ours: closed form; published: lattice reading, "
+        d.table(f"Invariants at sigma_w2 = {sw}, sigma_b2 = 0.1 (ours: closed form; published: lattice reading, "
                 f"numerical Brillouin-zone integral)",
                 ["activation", "invariant", "ours", "published", "agree"],
                 [[r["activation"], r["invariant"], _fmt(r["ours"]), _fmt(r["published"]),

@@ -171,8 +171,10 @@ class QuadraticEFT:
         return M.applyfunc(lambda e: sp.simplify(e.rewrite(sp.cos))) if self.activation == "linear" else M
 
     def propagator(self, qq=q):
-        r"""Propagator :math:`M(q)^{-1}` (SymPy Matrix)."""
-        return self.precision(qq).inv().applyfunc(sp.simplify)
+        r"""Propagator :math:`M(q)^{-1} = \mathrm{adj}\,M(q)/\det M(q)` (SymPy Matrix)."""
+        M = self.precision(qq)
+        det = self.determinant(qq)
+        return M.adjugate().applyfunc(lambda e: sp.expand(e) / det)
 
     def precision_w(self):
         r""":math:`M` as a Laurent polynomial in :math:`w = e^{-iq}`: :math:`H_0 + H_{cp}w + H_{cp}^T/w`."""
@@ -199,8 +201,20 @@ class QuadraticEFT:
         return sp.simplify(inside[0])
 
     def determinant(self, qq=q):
-        r""":math:`\det M(q)` (vanishes at :math:`q=0` exactly at criticality)."""
-        return sp.simplify(sp.factor(self.precision(qq).det()).rewrite(sp.cos))
+        r""":math:`\det M(q)` as a cosine series (vanishes at :math:`q=0` exactly at criticality)."""
+        # det of the Laurent matrix polynomial in w = e^{-iq}; real and even in q, so
+        # c_0 + sum_k c_k (w^k + w^-k) = c_0 + 2 sum_k c_k cos(k q)
+        det = sp.expand(self.precision_w().det())
+        out = det.coeff(w, 0)
+        k = 1
+        while det.has(w) and k < 8:
+            ck, cmk = sp.factor(det.coeff(w, k)), sp.factor(det.coeff(w, -k))
+            if sp.cancel(ck - cmk) != 0:  # pragma: no cover - Hermiticity guard
+                raise RuntimeError("det M(q) is not even in q")
+            out += 2 * ck * sp.cos(k * qq)
+            det = sp.expand(det - ck * w**k - cmk * w**-k)
+            k += 1
+        return sp.factor(out) if qq != q else sp.collect(sp.expand(out), sp.cos(qq))
 
     def correlator(self, m, sigma_w2=None, sigma_b2=None, L=None):
         r"""Real-space correlator :math:`C_m = \langle x_l\,x_{l+m}^T\rangle` (fields in :attr:`fields` order).
@@ -293,9 +307,12 @@ class QuadraticEFT:
         """Standalone LaTeX document of the derivation of this EFT."""
         return self.derivation().to_latex()
 
-    def derivation(self):
-        """The :class:`~statfield.symbolic.derivation.Derivation` (action -> ... -> continuum EFT)."""
-        return _eft_derivation(self)
+    def derivation(self, finite_n=True):
+        """The :class:`~statfield.symbolic.derivation.Derivation` (action -> ... -> continuum EFT).
+
+        ``finite_n=False`` omits the finite-N saddle step (faster; used by ``--smoke`` runs).
+        """
+        return _eft_derivation(self, finite_n=finite_n)
 
     @property
     def saddle(self):
@@ -406,7 +423,7 @@ def quadratic_eft(activation) -> QuadraticEFT:
 
 
 # ---------------------------------------------------------------------------- derivations
-def _eft_derivation(eft):
+def _eft_derivation(eft, finite_n=True):
     from .collective import collective_derivation_steps
     from .derivation import Derivation
 
@@ -439,26 +456,27 @@ def _eft_derivation(eft):
     d.step("Saddle point of the homogeneous chain",
            r"The homogeneous configuration has action $L\,s(x;x)$; its stationarity equations and their "
            r"solution are below. The solution is the mean-field fixed point (Poole et al.\ 2016). "
-           r"Stability: the Hessian of $s(x;x)$ at the saddle is positive definite for "
-           + tex(sd.domain) + r". Outside this domain there is no saddle with $q^*>0$.",
+           r"Stability: the Hessian of $s(x;x)$ at the saddle is positive definite for $"
+           + tex(sd.domain) + r"$ (and $\sigma_b^2>0$). Outside this domain there is no saddle with $q^*>0$.",
            [tex(e) for e in sd.equations] + [tex((k_, v_)) for k_, v_ in sd.solution.items()]
            + [r"\mathrm{Hess}\,s = " + tex(sd.hessian)])
-    fin = saddle(act, large_n=False)
-    fin_q = saddle(act, large_n=False, variable="q")
-    d.step("Finite $N$: the saddle is a mode, not the mean",
-           r"At finite $N$ the saddle is displaced by $O(1/N)$, and the displacement depends on the variable in "
-           r"which the mode is taken (radii $r$ vs $q=r^2/N$, the Jacobian $dq=2r\,dr/N$ shifts it). "
-           + (r"For the linear chain the mode in $r$ is exact (the root of a quadratic); the exact stationary "
-              r"\emph{mean} of $q$ equals $q^*$ at every $N$ because $\mathbb E\chi^2_N/N = 1$."
-              if act == "linear" else
-              r"For ReLU the exact equations contain digamma functions; the $O(1/N)$ displacement below is exact "
-              r"(Stirling's $\partial_x\ln\Gamma$ matches $\psi$ to $O(1/x^2)$). The exact means are "
-              r"$\mathbb E k=N/2$ and $\mathbb E(u+v)=q^*$ at every $N$.")
-           + r" Mode in $r$ (first lines) and in $q$ (last lines):",
-           [tex((k_, v_)) for k_, v_ in fin.solution.items()]
-           + [r"\delta_r " + tex(k_) + " = " + tex(v_ / N) for k_, v_ in fin.displacement.items()]
-           + [r"\delta_q " + tex(k_) + " = " + tex(v_ / N) for k_, v_ in fin_q.displacement.items()],
-           approximation=None if act == "linear" else "1/N expansion")
+    if finite_n:
+        fin = saddle(act, large_n=False)
+        fin_q = saddle(act, large_n=False, variable="q")
+        d.step("Finite $N$: the saddle is a mode, not the mean",
+               r"At finite $N$ the saddle is displaced by $O(1/N)$, and the displacement depends on the variable in "
+               r"which the mode is taken (radii $r$ vs $q=r^2/N$, the Jacobian $dq=2r\,dr/N$ shifts it). "
+               + (r"For the linear chain the mode in $r$ is exact (the root of a quadratic); the exact stationary "
+                  r"\emph{mean} of $q$ equals $q^*$ at every $N$ because $\mathbb E\chi^2_N/N = 1$."
+                  if act == "linear" else
+                  r"For ReLU the exact equations contain digamma functions; the $O(1/N)$ displacement below is exact "
+                  r"(Stirling's $\partial_x\ln\Gamma$ matches $\psi$ to $O(1/x^2)$). The exact means are "
+                  r"$\mathbb E k=N/2$ and $\mathbb E(u+v)=q^*$ at every $N$.")
+               + r" Mode in $r$ (first lines) and in $q$ (last lines):",
+               [tex((k_, v_)) for k_, v_ in fin.solution.items()]
+               + [r"\delta_r " + tex(k_) + " = " + tex(v_ / N) for k_, v_ in fin.displacement.items()]
+               + [r"\delta_q " + tex(k_) + " = " + tex(v_ / N) for k_, v_ in fin_q.displacement.items()],
+               approximation=None if act == "linear" else "1/N expansion")
     fm = eft.field_map
     d.step("Fluctuation fields",
            r"Normalised fields (the same maps as \texttt{statfield.fields}; $O(1)$ at large $N$):",
@@ -494,11 +512,11 @@ def _eft_derivation(eft):
     return d
 
 
-def linear_eft_derivation():
+def linear_eft_derivation(finite_n=True):
     """Derivation: linear network, radial reduction -> saddle -> quadratic EFT -> correlation lengths."""
-    return quadratic_eft("linear").derivation()
+    return quadratic_eft("linear").derivation(finite_n=finite_n)
 
 
-def relu_eft_derivation():
+def relu_eft_derivation(finite_n=True):
     """Derivation: ReLU network, (r+, r-, k) reduction -> saddle -> 3x3 EFT -> continuum limit."""
-    return quadratic_eft("relu").derivation()
+    return quadratic_eft("relu").derivation(finite_n=finite_n)

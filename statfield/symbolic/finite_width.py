@@ -4,7 +4,7 @@ Conventions (``physics.md`` §1): :math:`W^{(l)}_{ij}\sim N(0,\sigma_w^2/n)` (fa
 :math:`b^{(l)}_i\sim N(0,\sigma_b^2)`, equal widths :math:`n`; the metric
 :math:`\hat G^{(l)} = \sigma_b^2 + \sigma_w^2|\phi(z^{(l-1)})|^2/n`, :math:`\hat G^{(1)} = K_1`;
 :math:`q^{(l)} = |z^{(l)}|^2/n`; four-point vertex :math:`V^{(l)} = n\,\mathrm{Var}\,\hat G^{(l)}`
-(PDLT, arXiv:2106.10165, Eq. (4.77)).
+(PDLT, arXiv:2106.10165, §4.3).
 
 For the scale-invariant class :math:`\phi = a_+z\theta(z) + a_-z\theta(-z)` (linear: :math:`a_\pm=1`;
 ReLU: :math:`a_+=1, a_-=0`) the Markov chain of ``physics.md`` §2 closes on one number per layer:
@@ -229,7 +229,7 @@ def k0_class_asymptotics():
     :math:`\langle\phi^4\rangle - g^2 = 2K^2 + O(K^3)`. Power-law ansatz :math:`K = \kappa/l`,
     :math:`V = A/l` in :math:`K_{l+1} = K_l + a_1K_l^2`, :math:`V_{l+1} = (1+2a_1K_l)^2V_l + 2K_l^2`
     at leading order in :math:`1/l` gives :math:`\kappa = -1/a_1`, :math:`A = 2/(3a_1^2)`, and
-    :math:`V/(lK^2) = 2/3` independently of :math:`\sigma_2,\sigma_3` (PDLT §5.3.3).
+    :math:`V/(lK^2) = 2/3` independently of :math:`\sigma_2,\sigma_3` (PDLT §5.3–5.4).
     Returns a dict with ``a1``, ``kappa``, ``A``, ``ratio``, ``g_series``, ``Delta_series``.
     """
     s2, s3 = sp.symbols("sigma_2 sigma_3", real=True)
@@ -268,7 +268,7 @@ _CONV = (
     r"\sigma_w^2|x|^2/n_0$; conditionally on it $z^{(l)}_i = \sqrt{\hat G^{(l)}}\,\xi_i$, $\xi_i\sim\mathcal N(0,1)$ i.i.d. "
     r"Order parameter $q^{(l)} = |z^{(l)}|^2/n_l$. Kernel $K^{(l)}$ (infinite width), its $1/n$ shift "
     r"$\mathbb E\hat G^{(l)} = K^{(l)} + K^{(l)}_{\{1\}}/n_{l-1} + O(n^{-2})$, four-point vertex "
-    r"$V^{(l)} = n_{l-1}\mathrm{Var}\,\hat G^{(l)}$ (Roberts, Yaida, Hanin, PDLT, arXiv:2106.10165, Eq.~(4.77); "
+    r"$V^{(l)} = n_{l-1}\mathrm{Var}\,\hat G^{(l)}$ (Roberts, Yaida, Hanin, PDLT, arXiv:2106.10165, \S4.3; "
     r"Yaida, arXiv:1910.00019). $\langle\cdot\rangle_K$: average over $z\sim\mathcal N(0,K)$; $g(K)=\langle\phi^2\rangle_K$."
 )
 
@@ -317,10 +317,11 @@ def finite_width_derivation(numeric_tables: bool = True) -> Derivation:
             r" = \frac{\langle(\phi'^2+\phi\phi'')(z^2/K-1)\rangle_K}{2K}."],
            approximation=r"1/n expansion: terms $O(1/n^2)$ dropped (third and higher cumulants of $\delta$)")
     d.step("Comparison with PDLT",
-           r"These are PDLT Eq.~(4.90) for a single input ($\chi_\parallel = \sigma_w^2\, g'(K)$, which equals "
-           r"$\chi_q$ of mean field, Schoenholz et al.\ arXiv:1611.01232) and PDLT Eq.~(4.115) for the $1/n$ "
-           r"shift of the metric, whose source term $\frac{C_W}{8}\langle\sigma^2(z^2-K)^2\ldots\rangle V/K^4$ "
-           r"reduces for one input to $\frac{\sigma_w^2}{2}g''(K)V$ by the Hermite identity above. "
+           r"These are the single-input forms of the PDLT \S4.3 vertex recursion ($\chi_\parallel = \sigma_w^2\, g'(K)$, which equals "
+           r"$\chi_q$ of mean field, Schoenholz et al.\ arXiv:1611.01232) and of the PDLT \S4.5 equation for the $1/n$ "
+           r"shift of the metric. Written with Gaussian averages only, the source term is "
+           r"$\frac{\sigma_w^2}{2}g''(K)V = \frac{\sigma_w^2 V}{8K^4}\langle\phi^2(z^4 - 6Kz^2 + 3K^2)\rangle_K$ "
+           r"(the Hermite identity above), the form in which PDLT writes it ($C_W = \sigma_w^2$, $C_b = \sigma_b^2$). "
            r"For the scale-invariant class $g'' = 0$, so $K_{\{1\}} \equiv 0$.")
     # 3. exact chain
     mu = multiplier_moments(3)
@@ -400,7 +401,7 @@ def finite_width_derivation(numeric_tables: bool = True) -> Derivation:
 
         rows = []
         for act, sw in (("tanh", 1.0), ("erf", math.pi / 4)):
-            for r in k0_class_table(act, sw, (10, 100, 1000, 3000)):
+            for r in k0_class_table(act, sw, (10, 100, 1000)):
                 rows.append([act, r["l"], _fmt(r["l_K"], 5), _fmt(r["V_over_lK2"], 5)])
         d.table("Leading-order recursion at criticality (sigma_b2 = 0, K1 = 1): l K tends to 1/2 and "
                 "V/(l K2) to 2/3 (numeric, Gauss-Hermite quadrature with 120 nodes).",
@@ -435,7 +436,7 @@ def finite_width_derivation(numeric_tables: bool = True) -> Derivation:
             (sp.Symbol("\\langle z^2\\rangle"), ea["z2"]), (sp.Symbol("\\langle z^4\\rangle_c"), ea["z4c"])],
            approximation="1/n expansion of the single-unit distribution (first order in the quartic coupling)")
     d.step("Relation to the quadratic EFT",
-           r"The quartic term $-\frac{v}{8}z^4$ with $v = V/(nK^4)$ (PDLT Eq.~(4.101)--(4.102): "
+           r"The quartic term $-\frac{v}{8}z^4$ with $v = V/(nK^4)$ (PDLT \S4.4: "
            r"$g = 1/G + O(1/n)$, $v = V/(nK^4)$) is the first non-Gaussian correction to the Gaussian "
            r"single-layer action; its sign ($v > 0$: heavier tails than Gaussian) follows from $V\ge0$. "
            r"It is the $O(1/n)$ interaction that a Gaussian EFT of the fluctuation fields misses.")

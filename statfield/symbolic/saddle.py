@@ -192,27 +192,27 @@ def _large_n_solution(activation):
     """Large-N saddle from the per-unit action: equations, solution, Hessian (all derived)."""
     s, vars_, prev = per_unit_action(activation)
     hom = s.subs(prev[0], vars_[0])
-    eqs = [sp.together(sp.diff(hom, x)) for x in vars_]
+    eqs = [sp.diff(hom, x) for x in vars_]
+
+    def linear_root(expr, x):  # the unique root of an equation linear in x
+        c = sp.Poly(sp.numer(sp.together(expr)), x).all_coeffs()
+        if len(c) != 2:  # pragma: no cover - structural guard
+            raise RuntimeError(f"stationarity equation is not linear in {x}")
+        return sp.cancel(-c[1] / c[0])
+
     if activation == "linear":
         (q,) = vars_
-        sols = [x for x in sp.solve(sp.numer(eqs[0]), q) if x != 0]
-        sol = {q: sp.factor(sols[0])}
+        sol = {q: sp.factor(linear_root(eqs[0], q))}
     else:
         u, v, kap = vars_
-        # d/dv: v = (1-kappa) K ; then d/du (rational) and d/dkappa (logarithmic) -> solved jointly
-        vsol = sp.solve(sp.numer(eqs[1]), v)[0]
-        eu = sp.numer(sp.together(eqs[0].subs(v, vsol)))
-        usols = [x for x in sp.solve(eu, u) if x != 0]
-        found = None
-        for us in usols:
-            ek = sp.cancel(sp.expand_log(eqs[2].subs(v, vsol).subs(u, us), force=True))
-            ks = sp.solve(ek, kap)
-            for kv in ks:
-                if kv.is_positive and (1 - kv).is_positive:
-                    found = {u: sp.factor(us.subs(kap, kv)), v: sp.factor(vsol.subs(u, us).subs(kap, kv)), kap: kv}
-        if found is None:  # pragma: no cover - guarded by tests
-            raise RuntimeError("no interior ReLU saddle found")
-        sol = found
+        # d/dv: v = (1-kappa) K(u); then d/du is linear in u; then d/dkappa (logarithmic) fixes kappa
+        vsol = linear_root(eqs[1], v)
+        usol = linear_root(eqs[0].subs(v, vsol), u)
+        ek = sp.cancel(sp.expand_log(eqs[2].subs(v, vsol).subs(u, usol), force=True))
+        ks = [x for x in sp.solve(ek, kap) if x.is_positive and (1 - x).is_positive]
+        if len(ks) != 1:  # pragma: no cover - guarded by tests
+            raise RuntimeError("no unique interior ReLU saddle found")
+        sol = {u: sp.factor(usol.subs(kap, ks[0])), v: sp.factor(vsol.subs(u, usol).subs(kap, ks[0])), kap: ks[0]}
     H = sp.hessian(hom, vars_).subs(sol).applyfunc(lambda e: sp.factor(sp.cancel(e)))
     return [sp.Eq(e, 0) for e in eqs], sol, H
 

@@ -37,7 +37,7 @@ __all__ = ["EFT_CASES", "check_eft_network", "check_eft_mcmc", "check_correlatio
 
 #: Parameters of the EFT checks: (sigma_w2, sigma_b2); linear xi = 1.96, ReLU xi = 3.48 layers.
 EFT_CASES = {"linear": (0.6, 0.1), "relu": (1.5, 0.1)}
-_LABEL = {"eps": "e", "eps_plus": "e+", "eps_minus": "e-", "eps_k": "ek"}
+_LABEL = {"eps": r"\epsilon", "eps_plus": r"\epsilon_+", "eps_minus": r"\epsilon_-", "eps_k": r"\epsilon_k"}
 
 
 def _eft(act):
@@ -85,11 +85,11 @@ def _panels(eft, sw2, sb2, mc_lags, mc_vals, mc_errs, title, L=None):
     for grp in groups:
         curves, points = [], []
         for i, (a, b) in enumerate(grp):
-            lab = f"<{_LABEL[names[a]]}(l) {_LABEL[names[b]]}(l+m)>"
+            lab = rf"$\langle {_LABEL[names[a]]}(l)\,{_LABEL[names[b]]}(l+m)\rangle$"
             curves.append({"x": mm, "y": theory[:, a, b], "label": f"EFT {lab}", "color": f"C{i}", "style": "-"})
             points.append({"x": np.asarray(mc_lags) + 0.06 * i, "y": [v[a, b] for v in mc_vals],
                            "yerr": [e[a, b] for e in mc_errs], "color": f"C{i}", "label": "MC" if i == 0 else None})
-        panels.append({"curves": curves, "points": points, "xlabel": "lag m (layers)", "ylabel": "C_m",
+        panels.append({"curves": curves, "points": points, "xlabel": "lag m (layers)", "ylabel": "$C_m$",
                        "title": title, "hline": 0.0})
     return panels
 
@@ -129,7 +129,7 @@ def _network_check(act, profile, seed, outdir):
 
         fig = theory_vs_mc(outdir / f"eft_{act}_network.png",
                            panels=_panels(eft, sw2, sb2, lags, vals, errs,
-                                          f"{act} networks, N = {N}, sigma_w2 = {sw2}: EFT vs MC"))
+                                          rf"{act} networks, $N = {N}$, $\sigma_w^2 = {sw2}$: EFT vs MC"))
     return _finish(recs, t0, fig)
 
 
@@ -171,7 +171,7 @@ def _mcmc_check(act, profile, seed, outdir):
 
         fig = theory_vs_mc(outdir / f"eft_{act}_mcmc.png",
                            panels=_panels(eft, sw2, sb2, lags, vals, errs,
-                                          f"{act}: MCMC of the ring action, N = {N}, L = {L}", L=L))
+                                          rf"{act}: MCMC of the ring action, $N = {N}$, $L = {L}$", L=L))
     return _finish(recs, t0, fig)
 
 
@@ -249,13 +249,13 @@ def check_correlation_length(profile, seed, outdir):
         Cm = C.mean(axis=0)
         Cse = C.std(axis=0, ddof=1) / math.sqrt(n)
         mm = np.linspace(0, M, 50)
-        panels.append({"curves": [{"x": mm, "y": Cm[0] * np.exp(-mm / xi), "label": f"lattice xi = {xi:.3f}"},
+        panels.append({"curves": [{"x": mm, "y": Cm[0] * np.exp(-mm / xi), "label": rf"lattice $\xi = {xi:.3f}$"},
                                   {"x": mm, "y": Cm[0] * np.exp(-mm / xi_cont), "style": "--",
-                                   "label": f"continuum xi = {xi_cont:.3f}"}],
+                                   "label": rf"continuum $\xi = {xi_cont:.3f}$"}],
                        "points": [{"x": np.arange(M + 1), "y": Cm, "yerr": Cse,
-                                   "label": f"MC, fit xi = {val:.3f} +- {se:.2g}"}],
-                       "xlabel": "lag m", "ylabel": f"<{field}(l) {field}(l+m)>_c", "logy": True,
-                       "title": f"{act}, sigma_w2 = {sw2}: correlation length"})
+                                   "label": rf"MC, fit $\xi = {val:.3f} \pm {se:.2g}$"}],
+                       "xlabel": "lag m", "ylabel": rf"$\langle {_LABEL[field]}(l)\,{_LABEL[field]}(l+m)\rangle_c$",
+                       "logy": True, "title": rf"{act}, $\sigma_w^2 = {sw2}$: correlation length"})
     fig = None
     if outdir is not None:
         from .plots import theory_vs_mc

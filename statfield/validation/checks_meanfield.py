@@ -86,8 +86,8 @@ def check_linear_exact(profile, seed, outdir):
                                     "label": f"collective MC, N = {N}"},
                                    {"x": L + 0.1, "y": rw.value("q"), "yerr": rw.stderr("q"),
                                     "label": f"weight-space MC, N = {N}"}],
-                           xlabel="layer l", ylabel="E q^l",
-                           title=f"linear, sigma_w2 = {sw2}, sigma_b2 = {sb2}", hline=float(mf.q_star("linear", sw2, sb2)))
+                           xlabel="layer l", ylabel=r"$E\,q^l$",
+                           title=rf"linear, $\sigma_w^2 = {sw2}$, $\sigma_b^2 = {sb2}$", hline=float(mf.q_star("linear", sw2, sb2)))
     return _finish(recs, t0, fig)
 
 
@@ -123,8 +123,8 @@ def check_relu_q_star(profile, seed, outdir):
         fig = theory_vs_mc(outdir / "meanfield_relu_q_star.png",
                            curves=[{"x": L, "y": pred, "label": "iterated q-map"}],
                            points=[{"x": L, "y": r.value("q"), "yerr": r.stderr("q"), "label": f"MC mean, N = {N}"}],
-                           xlabel="layer l", ylabel="E q^l", hline=qs, logx=True,
-                           title=f"ReLU, sigma_w2 = {sw2}, sigma_b2 = {sb2}: E q^l -> q* = {qs:.4g}")
+                           xlabel="layer l", ylabel=r"$E\,q^l$", hline=qs, logx=True,
+                           title=rf"ReLU, $\sigma_w^2 = {sw2}$, $\sigma_b^2 = {sb2}$: $E\,q^l \to q^* = {qs:.4g}$")
     return _finish(recs, t0, fig)
 
 
@@ -176,8 +176,8 @@ def check_tanh_fixed_point(profile, seed, outdir):
                                       {"x": [0], "y": [th], "label": f"mean field {lab}* = {th:.5g}", "style": "s"}],
                            "points": [{"x": x, "y": [e.value for e in ests], "yerr": [e.stderr for e in ests],
                                        "label": "MC (bulk mean)"}],
-                           "xlabel": "1/N", "ylabel": f"bulk mean of {lab}",
-                           "title": f"tanh, sigma_w2 = {sw2}, sigma_b2 = {sb2}"})
+                           "xlabel": "$1/N$", "ylabel": f"bulk mean of {lab}",
+                           "title": rf"tanh, $\sigma_w^2 = {sw2}$, $\sigma_b^2 = {sb2}$"})
         fig = theory_vs_mc(outdir / "meanfield_tanh.png", panels=panels)
     return _finish(recs, t0, fig)
 
@@ -219,11 +219,11 @@ def check_c_star(profile, seed, outdir):
         fig = theory_vs_mc(outdir / "meanfield_c_star.png",
                            curves=[{"x": xx, "y": np.polyval(coef[::-1], xx), "label": f"fit, order {order} in 1/N",
                                     "style": "--"},
-                                   {"x": [0], "y": [cs], "label": f"mean field c* = {cs:.5g}", "style": "s"}],
+                                   {"x": [0], "y": [cs], "label": rf"mean field $c^* = {cs:.5g}$", "style": "s"}],
                            points=[{"x": x, "y": [e.value for e in ests], "yerr": [e.stderr for e in ests],
                                     "label": "MC (bulk, two inputs)"}],
-                           xlabel="1/N", ylabel="bulk mean of c^l",
-                           title=f"tanh chaotic phase (sigma_w2 = {sw2}, chi_c = {chi_c:.3f}): c* from above")
+                           xlabel="$1/N$", ylabel=r"bulk mean of $c^l$",
+                           title=rf"tanh, chaotic phase ($\sigma_w^2 = {sw2}$, $\chi_c = {chi_c:.3f}$): $c^*$ from above")
     return _finish(recs, t0, fig)
 
 
@@ -272,7 +272,7 @@ def check_nngp(profile, seed, outdir):
                        "points": [{"x": idx, "y": mc_val, "yerr": mc_err,
                                    "label": "MC, N = 8" if order == 0 else "MC, extrapolated 1/N -> 0"}],
                        "xlabel": "kernel entry (upper triangle)", "ylabel": f"K^({depth})",
-                       "title": f"{act}, sigma_w2 = {sw2}, sigma_b2 = {sb2}"})
+                       "title": rf"{act}, $\sigma_w^2 = {sw2}$, $\sigma_b^2 = {sb2}$"})
     fig = None
     if outdir is not None:
         from .plots import theory_vs_mc

@@ -111,8 +111,8 @@ def check_samplers_agree(profile, seed, outdir):
             v = m - mean_estimate(o["q"])[0] ** 2
             pts2.append({"x": layers + 0.12 * (i - 1), "y": v, "yerr": se, "label": name})
         fig = theory_vs_mc(outdir / "samplers_agree.png", panels=[
-            {"points": pts, "xlabel": "layer l", "ylabel": "E q^l", "title": f"ReLU, N = {N}: mean of q"},
-            {"points": pts2, "xlabel": "layer l", "ylabel": "Var q^l", "title": "variance of q (error bar of E q^2)"}])
+            {"points": pts, "xlabel": "layer l", "ylabel": r"$E\,q^l$", "title": f"ReLU, N = {N}: mean of q"},
+            {"points": pts2, "xlabel": "layer l", "ylabel": r"$\mathrm{Var}\,q^l$", "title": "variance of q (error bar of E q^2)"}])
         for r in recs:
             r.figure = fig
     dt = time.perf_counter() - t0

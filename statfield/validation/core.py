@@ -93,10 +93,8 @@ class CheckRecord:
         return self.kind == "test" and not self.skipped and not self.passed
 
     def to_dict(self) -> dict:
-        d = asdict(self)
-        for k in ("prediction", "estimate", "stderr", "z", "runtime", "threshold"):
-            v = d[k]
-            d[k] = None if v is None or (isinstance(v, float) and not math.isfinite(v)) else float(v)
+        """Plain JSON-safe dict (non-finite numbers -> ``None``, NumPy scalars/arrays -> Python)."""
+        d = _json_safe(asdict(self))
         d["status"] = self.status
         return d
 
@@ -112,6 +110,21 @@ class CheckRecord:
         if self.failed:
             s += "\n       " + format_failure(self)
         return s
+
+
+def _json_safe(obj):
+    """Recursively convert NumPy types to Python and non-finite floats to ``None``."""
+    if isinstance(obj, dict):
+        return {str(k): _json_safe(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_json_safe(v) for v in obj]
+    if hasattr(obj, "tolist") and not isinstance(obj, (str, bytes)):  # numpy scalars and arrays
+        return _json_safe(obj.tolist())
+    if isinstance(obj, bool) or obj is None or isinstance(obj, (int, str)):
+        return obj
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    return str(obj)
 
 
 def format_failure(rec: CheckRecord) -> str:
