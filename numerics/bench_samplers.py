@@ -60,7 +60,8 @@ def machine_info(threads):
     blas = [{k: d.get(k) for k in ("internal_api", "version", "num_threads")} for d in threadpool_info()]
     return {"machine": platform.platform(), "processor": platform.processor() or platform.machine(),
             "cpu_count": os.cpu_count(), "python": platform.python_version(), "numpy": np.__version__,
-            "statfield": statfield.__version__, "blas_threads": threads, "blas": blas}
+            "statfield": statfield.__version__, "blas_threads": threads, "blas": blas,
+            "loadavg_start": os.getloadavg()[0]}
 
 
 def bench_kernel(P, d_in, depth, width, n, seed, backend):
@@ -123,7 +124,9 @@ def write_markdown(path, res):
         "",
         f"Machine: {info['processor']}, {info['cpu_count']} CPUs, {info['machine']}; Python {info['python']}, "
         f"NumPy {info['numpy']}, statfield {info['statfield']}; BLAS threads pinned to {info['blas_threads']} "
-        f"(threadpoolctl); backend {res['backend']}; date {res['date']}.",
+        f"(threadpoolctl); backend {res['backend']}; date {res['date']}. 1-min load average at start/end "
+        f"{info.get('loadavg_start', float('nan')):.1f}/{info.get('loadavg_end', float('nan')):.1f} (a load above the "
+        f"CPU count means other jobs shared the CPUs: absolute seconds are inflated, same-run ratios less so).",
         "",
         f"**(a) Kernel estimate**, ReLU, P={a['P']}, d_in={a['d_in']}, depth {a['depth']}, width {a['width']}, "
         f"{a['networks']} networks; equal statistical error = same number of networks, same estimator "
@@ -196,6 +199,7 @@ def main(argv=None):
         res["neural_tangents"] = (bench_nt(args.nt_python, ka["P"], ka["d_in"], ka["depth"], ka["width"], ka["n"],
                                            args.threads) if not args.smoke else {"status": "not run in --smoke"})
         res["depth"] = bench_depth(seed=args.seed, backend=args.backend, **kb)
+        res["machine"]["loadavg_end"] = os.getloadavg()[0]
     (out / "bench_samplers.json").write_text(json.dumps(res, indent=2))
     print(json.dumps({"kernel_ratio": res["kernel"]["ratio_weights_over_preactivation"],
                       "kernel_ratio_small_P": res["kernel_small_P"]["ratio_weights_over_preactivation"],

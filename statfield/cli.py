@@ -145,6 +145,8 @@ def _cmd_sample(args):
     import statfield
 
     kw = dict(method=args.method, backend=args.backend, seed=args.seed)
+    if args.method != "mcmc":
+        kw["progress"] = (not args.json) and sys.stderr.isatty()  # tqdm bar on long interactive runs
     try:
         res = statfield.simulate(args.activation, args.sigma_w2, args.sigma_b2, args.width, args.depth,
                                  args.n_samples, **kw)
@@ -330,7 +332,14 @@ def main(argv=None) -> int:
     """Entry point of the ``statfield`` console script; returns the exit status."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    return int(args.fn(args) or 0)
+    try:
+        return int(args.fn(args) or 0)
+    except BrokenPipeError:  # e.g. `statfield sample ... | head`: stop quietly
+        import os
+
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 0
 
 
 if __name__ == "__main__":  # pragma: no cover

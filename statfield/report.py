@@ -111,6 +111,14 @@ def _num(x, fmt=".5g"):
     return format(float(x), fmt)
 
 
+def _fmtv(x):
+    if x is None:
+        return "undefined"
+    if isinstance(x, bool):
+        return "yes" if x else "no"
+    return _num(x)
+
+
 def paper_rows(records) -> list[dict]:
     """The comparison with the published coefficients: one row per published record.
 
@@ -155,7 +163,7 @@ def _records_table(records):
     return header, rows
 
 
-def summary_markdown(records, summary, derivation_status, files, runtime, profile) -> str:
+def summary_markdown(records, summary, derivation_status, files, runtime, profile, theory_rows=()) -> str:
     """The terminal-readable summary (Markdown)."""
     lines = ["# statfield report", ""]
     verdict = "ALL CHECKS PASSED" if summary["n_failed"] == 0 and not any(
@@ -182,6 +190,14 @@ def summary_markdown(records, summary, derivation_status, files, runtime, profil
             lines.append(f"| {r['quantity']} | {_num(r['published'])} | {_num(r['statfield'])} | "
                          f"{_num(r['mc'])} ± {_num(r['mc_stderr'], '.2g')} | {_num(r['z_published'], '+.1f')} | "
                          f"{_num(r['z_statfield'], '+.1f')} | {r['verdict']} |")
+        lines.append("")
+    if theory_rows:
+        lines += ["Invariants of the quadratic forms themselves (theory against theory, from "
+                  "`statfield.symbolic.compare`; not measurable by MC):", "",
+                  "| activation | invariant | published | statfield | agree |", "|---|---|---:|---:|---|"]
+        for r in theory_rows:
+            lines.append(f"| {r['activation']} | {r['invariant']} | {_fmtv(r['published'])} | {_fmtv(r['ours'])} | "
+                         f"{'yes' if r['agree'] else 'no'} |")
         lines.append("")
     lines += ["## Derivations", ""]
     for name, st in derivation_status.items():
@@ -230,7 +246,7 @@ def make_report(out="statfield-report", profile="quick", seed=0, pdf=None, progr
     """
     from .symbolic.catalog import DERIVATIONS, build_derivation
     from .symbolic.derivation import Derivation, pdflatex_available
-    from .validation.core import available_checks, run_checks
+    from .validation.core import CHECKS, available_checks, run_checks
 
     t_start = time.perf_counter()
     out = Path(out)
@@ -267,6 +283,18 @@ def make_report(out="statfield-report", profile="quick", seed=0, pdf=None, progr
     vers = versions()
     write_json(out / "results.json", {"records": [r.to_dict() for r in records], "summary": summary,
                                       "versions": vers, "complete": False})
+
+    # 1b. theory-only invariants of the published EFTs (not measurable by MC: masses, critical point, ...)
+    theory_rows = []
+    try:
+        from .symbolic.compare import comparison_table
+        from .validation.checks_paper import PAPER_PARAMS, _keys
+
+        measured = {(a, k) for a in ("linear", "relu") for k in _keys(a)} | {("relu", "corr_triple_sign")}
+        theory_rows = [r for r in comparison_table(*PAPER_PARAMS)["rows"]
+                       if (r["activation"], r["invariant"]) not in measured]
+    except Exception as exc:  # noqa: BLE001 - reported, not fatal
+        summary.setdefault("report_errors", []).append(f"comparison table: {type(exc).__name__}: {exc}")
 
     # 2. phase diagram
     extra_figs = {}
@@ -337,7 +365,8 @@ def make_report(out="statfield-report", profile="quick", seed=0, pdf=None, progr
     fig_captions = {}
     for r in records:
         if r.figure and r.figure not in fig_captions:
-            fig_captions[r.figure] = f"{r.check or r.name}: {r.description}"
+            desc = CHECKS[r.check].description if r.check in CHECKS else r.description
+            fig_captions[r.figure] = f"{r.check or r.name}: {desc}"
     group_titles = {"meanfield": "Mean field and NNGP kernels", "eft": "Quadratic EFT: lagged correlators and "
                     "correlation lengths", "samplers": "Exact finite-width identities", "paper": "Published "
                     "coefficients (SPS17, as quoted)", "finite_width": "Finite width: four-point vertex and kurtosis"}
@@ -347,7 +376,7 @@ def make_report(out="statfield-report", profile="quick", seed=0, pdf=None, progr
         figs = []
         for f in dict.fromkeys(r.figure for r in recs if r.figure):
             if (figdir / f).exists():
-                figs.append(r"\begin{center}\includegraphics[width=0.92\linewidth,height=0.4\textheight,"
+                figs.append(r"\begin{center}\includegraphics[width=0.92\linewidth,height=0.3\textheight,"
                             r"keepaspectratio]{figures/" + f + r"}\\[2pt]{\small " + _tex(fig_captions[f]) +
                             r"}\end{center}")
         text = (f"{len(recs)} records. " + ("Records of kind \\emph{published} compare a quoted coefficient with "
@@ -402,12 +431,13 @@ def make_report(out="statfield-report", profile="quick", seed=0, pdf=None, progr
         summary.setdefault("report_errors", []).append(f"LaTeX ({tex_path.name}): {detail}")
     derv_bad = [n for n, s in derv_status.items() if s["status"] == "error"]
     ok = summary["n_failed"] == 0 and not derv_bad and latex_error is None
-    summary_md = summary_markdown(records, summary, derv_status, files, runtime, profile)
+    summary_md = summary_markdown(records, summary, derv_status, files, runtime, profile, theory_rows)
     if summary.get("report_errors"):
         summary_md += "\n## Report errors\n\n" + "\n".join(f"- {e}" for e in summary["report_errors"]) + "\n"
     _write_text(out / "summary.md", summary_md)
     timings["total"] = runtime
     write_json(out / "results.json", {"records": [r.to_dict() for r in records], "summary": summary,
                                       "derivations": derv_status, "versions": vers, "timings": timings,
-                                      "paper_comparison": paper_rows(records), "complete": True, "ok": ok})
+                                      "paper_comparison": paper_rows(records), "paper_theory_only": theory_rows,
+                                      "complete": True, "ok": ok})
     return ReportResult(out=out, ok=ok, summary=summary, files=files, summary_text=summary_md)

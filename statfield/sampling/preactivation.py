@@ -30,6 +30,8 @@ Per-layer observables (:func:`layer_observables`):
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 __all__ = ["input_kernel", "factor", "layer_observables", "available_observables", "sample_preactivation",
@@ -81,44 +83,57 @@ def available_observables(activation, n_inputs) -> tuple[str, ...]:
     return ("gram", "G", "c") if n_inputs == 2 else ("gram", "G")
 
 
-def layer_observables(z, G, act, xp, want):
-    """Observables of one layer from its pre-activations ``z`` (``(n, N, P)``) and ``G`` (``(n, P, P)``).
+def layer_observables(z, G, act, xp, want, log_scale=None):
+    r"""Observables of one layer from its pre-activations ``z`` (``(n, N, P)``) and ``G`` (``(n, P, P)``).
 
-    ``G`` may be ``None`` when ``"G"`` is not in ``want``. Returns ``dict[name, array]`` with arrays
-    of shape ``(n,)`` (single input) or ``(n, P, P)`` / ``(n,)`` (``gram`` / ``c``).
+    ``G`` may be ``None`` when ``"G"`` is not in ``want``. With ``log_scale`` (``(n,)``) the arguments are
+    rescaled: the true pre-activations are :math:`e^{s}\hat z` and the true kernel :math:`e^{2s}\hat G`
+    (log-norm tracking; ``log_q`` and ``c`` stay finite when :math:`q` itself overflows). Returns
+    ``dict[name, array]`` with arrays of shape ``(n,)`` (single input, ``c``) or ``(n, P, P)`` (``gram``, ``G``).
     """
     n, N, P = z.shape
     out = {}
+    f = None if log_scale is None else xp.exp(2.0 * log_scale)  # may overflow to inf: then q, G are inf
     if P == 1:
         z1 = z[:, :, 0]
         q = xp.sum(z1 * z1, axis=1) / N
-        if "q" in want:
-            out["q"] = q
         if "log_q" in want:
             with np.errstate(divide="ignore"):
-                out["log_q"] = xp.log(q)
+                out["log_q"] = xp.log(q) if f is None else xp.log(q) + 2.0 * log_scale
+        if "q" in want:
+            out["q"] = q if f is None else q * f
         if "G" in want:
-            out["G"] = xp.broadcast_to(G[..., 0, 0], (n,))
+            g = xp.broadcast_to(G[..., 0, 0], (n,))
+            out["G"] = g if f is None else g * f
         if {"u", "v", "k"} & set(want):
             pos = z1 > 0
             zero = xp.zeros_like(z1)
-            out["u"] = xp.sum(xp.where(pos, z1 * z1, zero), axis=1) / N
-            out["v"] = xp.sum(xp.where(pos, zero, z1 * z1), axis=1) / N
+            u = xp.sum(xp.where(pos, z1 * z1, zero), axis=1) / N
+            v = xp.sum(xp.where(pos, zero, z1 * z1), axis=1) / N
+            out["u"], out["v"] = (u, v) if f is None else (u * f, v * f)
             out["k"] = xp.sum(xp.astype(pos, xp.float64), axis=1)
         return {k: v for k, v in out.items() if k in want}
     if "gram" in want or "c" in want:
         gram = xp.matmul(xp.matrix_transpose(z), z) / N
         if "gram" in want:
-            out["gram"] = gram
+            out["gram"] = gram if f is None else gram * f[:, None, None]
         if "c" in want:
-            out["c"] = gram[:, 0, 1] / xp.sqrt(gram[:, 0, 0] * gram[:, 1, 1])
+            out["c"] = gram[:, 0, 1] / xp.sqrt(gram[:, 0, 0] * gram[:, 1, 1])  # scale-free
     if "G" in want:
-        out["G"] = xp.broadcast_to(G, (n, P, P))
+        g = xp.broadcast_to(G, (n, P, P))
+        out["G"] = g if f is None else g * f[:, None, None]
     return out
 
 
 def sample_preactivation(rng, n, activation, sigma_w2, sigma_b2, widths, inputs, xp, want):
     r"""Sample ``n`` networks layer by layer in pre-activation space.
+
+    For piecewise-linear φ (homogeneous of degree one, :math:`\phi(e^s\hat z) = e^s\phi(\hat z)`) each
+    network carries a log-scale :math:`s^l` with :math:`z^l = e^{s^l}\hat z^l`, chosen so that the largest
+    diagonal entry of :math:`\hat\Sigma^l = e^{-2s^l}\Sigma^l` is 1 (computed with ``logaddexp``); the
+    random numbers are the same, so this only removes float64 overflow: ``log_q`` and ``c`` stay finite in
+    deep chaotic networks, while ``q``, ``G``, ``gram`` overflow to ``inf`` (and the runner stops, naming
+    the layer) once :math:`e^{2s}` exceeds float64.
 
     Parameters
     ----------
@@ -144,14 +159,29 @@ def sample_preactivation(rng, n, activation, sigma_w2, sigma_b2, widths, inputs,
     S = xp.asarray(S1)
     L = factor(S, xp)  # (P, P), shared by all networks
     depth = len(widths)
+    homogeneous = activation.is_piecewise_linear
+    log_sb2 = math.log(sigma_b2) if sigma_b2 > 0 else -math.inf
+    s = xp.zeros((n,), dtype=xp.float64) if homogeneous else None
     for l, N in enumerate(widths):
         N = int(N)
         xi = rng.standard_normal((n, N, P))
-        with np.errstate(over="ignore", invalid="ignore"):
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
             z = xp.matmul(xi, xp.matrix_transpose(L))
-            obs = layer_observables(z, S, activation, xp, want)
+            obs = layer_observables(z, S, activation, xp, want, log_scale=s)
             if l + 1 < depth:
-                S = sigma_b2 + sigma_w2 * phi_gram(activation, z, xp)
+                g = phi_gram(activation, z, xp)
+                if homogeneous:
+                    # Sigma = sigma_b2 + sigma_w2 e^{2s} g; new scale: max_a log Sigma_aa (log space)
+                    d = xp.linalg.diagonal(g) if P > 1 else g[:, :, 0]
+                    log_d = xp.logaddexp(xp.asarray(log_sb2, dtype=xp.float64),
+                                         math.log(sigma_w2) + 2.0 * s[:, None] + xp.log(d))
+                    s_new = 0.5 * xp.max(log_d, axis=1)
+                    s_new = xp.where(xp.isfinite(s_new), s_new, xp.zeros_like(s_new))  # dead network: Sigma = 0
+                    S = (sigma_b2 * xp.exp(-2.0 * s_new)[:, None, None]
+                         + sigma_w2 * xp.exp(2.0 * (s - s_new))[:, None, None] * g)
+                    s = s_new
+                else:
+                    S = sigma_b2 + sigma_w2 * g
                 if not bool(xp.all(xp.isfinite(S))):
                     # float64 overflow: propagate inf so the runner stops naming the layer
                     L = xp.full(S.shape, xp.inf, dtype=xp.float64)

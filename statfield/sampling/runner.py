@@ -188,7 +188,8 @@ def _run_block(sample_block, seed, b, n, xp):
             elif a.ndim == 1:
                 scalars.setdefault(name, []).append(a)
             else:
-                per_record.setdefault(name, []).append(_moments(a))
+                with np.errstate(over="ignore", invalid="ignore"):
+                    per_record.setdefault(name, []).append(_moments(a))
     out = {}
     with np.errstate(over="ignore", invalid="ignore"):
         for name, cols in scalars.items():

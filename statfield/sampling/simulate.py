@@ -21,6 +21,10 @@ single input (``P = 1``)
     estimate it from :math:`\hat G` (a Rao–Blackwellised estimator: lower variance than the 4th moment of
     :math:`z`), stderr by the delta method with :math:`\mathrm{Var}\bar G = \mu_2/n`,
     :math:`\mathrm{Var}\,s^2 \approx (\mu_4-\mu_2^2)/n`, :math:`\mathrm{Cov}(\bar G, s^2)\approx\mu_3/n`;
+    The ``G_var`` and ``kurtosis`` error bars are asymptotic (large ``n``): for heavy-tailed
+    :math:`\hat G` (very small width, e.g. :math:`N = 4`, with :math:`n\sim 2000`) we measured z-score
+    variances of about 1.4 over repeated runs (error bars ~20% too small); at :math:`N = 16`,
+    :math:`n\ge 2000` they are calibrated within 5–15%;
     for piecewise-linear non-linear φ (ReLU, leaky): ``u`` :math:`=E|z_+|^2/N`, ``v`` :math:`=E|z_-|^2/N`,
     ``k`` — mean number of positive units.
 
@@ -48,7 +52,6 @@ and piecewise-linear φ, else ``preactivation``. All but MCMC are exact in distr
 from __future__ import annotations
 
 import json
-import math
 import time
 from dataclasses import dataclass, field
 

@@ -76,7 +76,7 @@ def tex(expr, **kwargs) -> str:
         return tex(expr[0], **kwargs) + " = " + tex(expr[1], **kwargs)
     if isinstance(expr, sp.Equality):
         return tex(expr.lhs, **kwargs) + " = " + tex(expr.rhs, **kwargs)
-    return sp.latex(expr, symbol_names=SYMBOL_NAMES, **kwargs)
+    return sp.latex(expr, symbol_names=SYMBOL_NAMES, **kwargs).replace(r"\operatorname{loggamma}", r"\ln\Gamma")
 
 
 def sphere_area(n):
@@ -189,12 +189,14 @@ def collective_derivation_steps(d, activation):
         d.step(
             "Large N: Stirling",
             r"The only Gamma function is $\ln\Gamma(N/2)$ in the sphere area; Stirling's formula "
-            r"$\ln\Gamma(x)\simeq (x-\tfrac12)\ln x - x+\tfrac12\ln 2\pi$ (error $O(1/x)$) gives",
-            [r"S_{\rm link} \simeq " + tex(linear_link_action(r, rp, large_n=True))],
+            r"$\ln\Gamma(x)\simeq (x-\tfrac12)\ln x - x+\tfrac12\ln 2\pi$ (error $O(1/x)$) gives "
+            r"(it does not depend on $r$, so it does not affect the saddle or the Hessian)",
+            [r"\ln A_N \simeq " + tex(stirling(sp.log(sphere_area(N))))],
             approximation="Stirling",
         )
     else:
         kk = sp.Symbol("k", positive=True)
+        nn = sp.Symbol("n", positive=True)
         rplus, rminus = sp.symbols("r_plus r_minus", positive=True)
         rpp = sp.Symbol("r_plus_prev", positive=True)
         d.step(
@@ -205,16 +207,21 @@ def collective_derivation_steps(d, activation):
             r"Each part lives in an orthant of a sphere: $d^kz_+ = 2^{-k}A_k r_+^{k-1}dr_+$, "
             r"$d^{N-k}z_- = 2^{-(N-k)}A_{N-k}r_-^{N-k-1}dr_-$. The exact transition density "
             r"($k\sim\mathrm{Bin}(N,\tfrac12)$, $u=r_+^2/N = K\chi^2_k/N$, $v=r_-^2/N=K\chi^2_{N-k}/N$; "
-            r"$k$ is independent of all earlier layers because $z^l$ is centred) and its action are",
-            [r"p(r_+,r_-,k\mid r_{+,l-1}) = " + tex(relu_transition_density(rplus, rminus, kk, rpp)),
-             r"S_{\rm link} = " + tex(relu_link_action(rplus, rminus, kk, rpp))],
+            r"$k$ is independent of all earlier layers because $z^l$ is centred) and its action are, with "
+            r"$p_n(r) = A_n r^{n-1}(2\pi K)^{-n/2}e^{-r^2/2K}$ the radial density of $n$ Gaussian units",
+            [r"p(r_+,r_-,k\mid r_{+,l-1}) = " + tex(sp.binomial(N, kk) * sp.Integer(2) ** (-N))
+             + r"\,p_k(r_+)\,p_{N-k}(r_-),\qquad K = " + tex(_K(rpp, N, sigma_w2, sigma_b2)),
+             r"S_{\rm link} = -\ln\binom Nk + N\ln 2 - \ln A_k - (k-1)\ln r_+ - \ln A_{N-k} - (N-k-1)\ln r_-"
+             r" + \frac{r_+^2+r_-^2}{2K} + \frac N2\ln(2\pi K),",
+             r"\ln A_n = " + tex(sp.log(2) + nn / 2 * sp.log(sp.pi) - sp.loggamma(nn / 2))],
         )
         d.step(
             "Large N: Stirling",
             r"Replace each $\ln\Gamma$ (in $\ln\binom Nk$ and in the two sphere areas) by "
             r"$(x-\tfrac12)\ln x - x+\tfrac12\ln 2\pi$; $k$ becomes a continuous field. Error $O(1/k)$, "
-            r"$O(1/(N-k))$.",
-            [r"S_{\rm link} \simeq " + tex(relu_link_action(rplus, rminus, kk, rpp, large_n=True))],
+            r"$O(1/(N-k))$. The pieces of $S_{\rm link}$ that change are",
+            [r"\ln\binom Nk \simeq " + tex(stirling(sp.log(sp.binomial(N, kk)))),
+             r"\ln A_n \simeq " + tex(stirling(sp.log(sphere_area(nn))))],
             approximation="Stirling",
         )
     return d

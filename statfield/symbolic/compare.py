@@ -254,7 +254,7 @@ def comparison_derivation():
            r"(i) Massless mode: ours vanishes at $\sigma_w^2=2$, the mean-field order--chaos transition of ReLU "
            r"($\chi_1=\sigma_w^2/2$); the published mass matrix becomes singular at $\sigma_w^2\approx "
            + f"{pub_crit:.4f}" + r"$ and is indefinite beyond, so Eq.~23 cannot describe the stable ordered "
-             r"phase $1.07<\sigma_w^2<2$. "
+             r"phase $" + f"{pub_crit:.3f}" + r"<\sigma_w^2<2$. "
              r"(ii) $\epsilon_k$ couplings: the exact chain has $k^l\sim\mathrm{Bin}(N,\tfrac12)$ independent of all "
              r"earlier layers and $\epsilon_\pm$ responding with unit weight, which fixes the invariant "
              r"$M_{+k}^2/(M_{++}M_{kk})$; Eq.~23's $3\epsilon_k^2 + \epsilon_k(\epsilon_+-\epsilon_-)$ gives a different "

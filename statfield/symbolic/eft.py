@@ -33,13 +33,16 @@ first-order vector autoregression (Markov), so the lattice correlation length is
 :math:`\xi = -1/\ln\chi` (= mean-field :math:`\xi_q`), which diverges at criticality
 (:math:`\sigma_w^2 = 1` linear, :math:`2` ReLU) where the mass gap :math:`1/\xi` vanishes.
 
-Continuum EFT: the nearest-neighbour lattice action is rewritten *exactly* with backward
-differences :math:`\nabla x_l = x_l - x_{l-1}` (using :math:`\sum_l x_{l-1}^2 = \sum_l x_l^2`),
-giving :math:`U = \tfrac12\sum_l[x^TM_0x + \nabla x^TD\nabla x + x^TB\nabla x]`; the continuum
-limit (named approximation) replaces :math:`\nabla\to\partial_x`, :math:`\sum_l\to\int dx`:
-:math:`M_c(q) = M_0 + q^2D + \tfrac{iq}2(B - B^T)`. Its correlation length (pole of
-:math:`M_c^{-1}` at :math:`q=i/\xi_c`) differs from the lattice one away from criticality,
-e.g. linear :math:`\xi_c = \sigma_w/(1-\sigma_w^2)` vs :math:`\xi = -1/\ln\sigma_w^2`.
+Continuum EFT (named approximation "continuum limit"): the gradient expansion of the exact
+lattice precision to :math:`O(q^2)` (:math:`e^{\mp iq}\simeq 1\mp iq-q^2/2`),
+:math:`M_c(q) = M_0 + iq(H_{cp}^T-H_{cp}) + q^2D`, :math:`M_0 = H_{cc}+H_{pp}+H_{cp}+H_{cp}^T`,
+:math:`D = -(H_{cp}+H_{cp}^T)/2`, i.e. in real space
+:math:`U = \tfrac12\int dx\,[x^TM_0x + \partial x^TD\,\partial x + x^TB\,\partial x]` with the
+first-derivative couplings written one-sided (:math:`B = -2H_{cp}` off the diagonal; its symmetric
+part is a total derivative). Its correlation length :math:`\xi_c=\sqrt{d_2/d_0}` from
+:math:`\det M_c(q)\simeq d_0+d_2q^2` differs from the lattice one away from criticality, e.g.
+linear :math:`\xi_c = \sigma_w/(1-\sigma_w^2)` vs :math:`\xi = -1/\ln\sigma_w^2`; ReLU
+:math:`\xi_c=\sqrt{\chi}/(1-\chi)` vs :math:`-1/\ln\chi`, :math:`\chi=\sigma_w^2/2`.
 """
 
 from __future__ import annotations
@@ -350,18 +353,22 @@ def _hessian_blocks(act):
         sub = {u: us * (1 + fs[0] / sn) ** 2, v: vs * (1 + fs[1] / sn) ** 2, kap: sp.Rational(1, 2) + fs[2] / sn,
                prev[0]: us * (1 + fp[0] / sn) ** 2}
         fmap = {fs[0]: sn * (sp.sqrt(u / us) - 1), fs[1]: sn * (sp.sqrt(v / vs) - 1), fs[2]: (kk - N / 2) / sn}
-    # chain rule at the saddle (fast and exact): H = N [J^T Hess_x(s) J + diag(grad_x s * d^2x/d eps^2)]
+    # Chain rule at the saddle (fast and exact). Every field enters as x = x*(1 + eps t)^2 or
+    # kappa = 1/2 + eps t with t = 1/sqrt(N), so the Hessian of N s in the fields is homogeneous of
+    # degree N t^2 = 1: evaluate the Jacobians at t = 1.
     xs = list(vars_) + list(prev)
     allf = list(fs) + list(fp)
-    at = {x: sub[x].subs({f: 0 for f in allf}) for x in xs}
+    sub1 = {x: e.subs(N, 1) for x, e in sub.items()}
+    f0 = {f: 0 for f in allf}
+    at = {x: sub1[x].subs(f0) for x in xs}
     grad = [sp.diff(s, x).subs(at) for x in xs]
     hess = sp.hessian(s, xs).subs(at)
-    J = sp.Matrix(len(xs), len(allf), lambda i, j: sp.diff(sub[xs[i]], allf[j]).subs({f: 0 for f in allf}))
+    J = sp.Matrix(len(xs), len(allf), lambda i, j: sp.diff(sub1[xs[i]], allf[j]).subs(f0))
     second = sp.zeros(len(allf), len(allf))
     for i, x in enumerate(xs):
         for a, f in enumerate(allf):
-            second[a, a] += grad[i] * sp.diff(sub[x], f, 2).subs({g: 0 for g in allf})
-    H = (N * (J.T * hess * J + second)).applyfunc(lambda e: sp.factor(sp.cancel(e)))
+            second[a, a] += grad[i] * sp.diff(sub1[x], f, 2).subs(f0)
+    H = (J.T * hess * J + second).applyfunc(sp.factor)
     n = len(fs)
     return H[:n, :n], H[n:, n:], H[:n, n:], fmap, s, sub
 
@@ -373,23 +380,38 @@ def _lambdified_precision(act):
 
 
 @functools.lru_cache(maxsize=None)
-def _residue_correlator_cached(act, m):
+def _residue_data(act):
+    """Per-pole data: simple nonzero poles r -> adj P(r)/det P'(r) (so Res = r^m times it); poles at 0 kept."""
     eft = quadratic_eft(act)
     P, detP, adjP, inside = eft._pole_data()
+    roots = eft._root_multiplicities()
+    dpoly = sp.Poly(sp.numer(sp.together(detP)), w)
+    ddet = dpoly.diff(w).as_expr()
+    simple = {}
+    for r in inside:
+        if r != 0 and roots[r] == 1:
+            simple[r] = adjP.subs(w, r).applyfunc(lambda e: sp.factor(sp.cancel(e / ddet.subs(w, r))))
+    zero = [r for r in inside if r == 0 or roots[r] > 1]
+    return P, detP, adjP, roots, simple, zero
+
+
+@functools.lru_cache(maxsize=None)
+def _residue_correlator_cached(act, m):
+    P, detP, adjP, roots, simple, zero = _residue_data(act)
     n = P.shape[0]
     out = sp.zeros(n, n)
     # C_m = sum_{inside} Res[ w^{m-1} M(w)^{-1} ] = sum Res[ w^m adj(P)/det(P) ],  P = w M(w)
-    roots = eft._root_multiplicities()
-    for i in range(n):
-        for j in range(n):
-            f = sp.cancel(w**m * adjP[i, j] / detP)
-            tot = 0
-            for r in inside:
-                k = roots[r]
-                g = sp.cancel(f * (w - r) ** k)
-                tot += sp.diff(g, w, k - 1).subs(w, r) / sp.factorial(k - 1)
-            out[i, j] = sp.factor(sp.cancel(tot))
-    return out
+    for r, R in simple.items():
+        out += r**m * R
+    for r in zero:
+        k = roots[r]
+        if r == 0 and m >= k:
+            continue  # w^m cancels the pole at the origin
+        for i in range(n):
+            for j in range(n):
+                g = sp.cancel(w**m * adjP[i, j] * (w - r) ** k / detP)
+                out[i, j] += sp.diff(g, w, k - 1).subs(w, r) / sp.factorial(k - 1)
+    return out.applyfunc(lambda e: sp.factor(sp.cancel(e)))
 
 
 def _residue_correlator(eft, m):
@@ -445,20 +467,27 @@ def _eft_derivation(eft, finite_n=True):
             r"\qquad K_{l-1} = \frac{\sigma_w^2}{N}|\phi(z^{l-1})|^2+\sigma_b^2 ."])
     collective_derivation_steps(d, act)
     s = eft.per_unit_action
+    vars_ = eft.saddle.variables
+    prev = sp.Symbol("q_prev" if act == "linear" else "u_prev", positive=True)
+    SYMBOL_NAMES[prev] = r"q'" if act == "linear" else r"u'"
+    SYMBOL_NAMES[sp.Symbol("kappa", positive=True)] = r"\kappa"
     d.step("Leading order in $1/N$: the per-unit action",
            r"Writing the radii through intensive variables ("
            + (r"$q=r^2/N$" if act == "linear" else r"$u=r_+^2/N$, $v=r_-^2/N$, $\kappa=k/N$")
-           + r") the Stirling action is $N s + O(\ln N)$ with (SymPy limit $N\to\infty$ of $S_{\rm link}/N$; "
-             r"primes denote layer $l-1$)",
-           [r"s = " + tex(sp.collect(sp.expand(s), [sp.log(sy) for sy in s.free_symbols], evaluate=True))],
+           + r") the Stirling action is $N s + O(\ln N)$, with $s$ the SymPy limit $N\to\infty$ of "
+             r"$S_{\rm link}/N$; primes denote layer $l-1$ and $K = \sigma_w^2" + ("q'" if act == "linear" else "u'")
+           + r" + \sigma_b^2$:",
+           [r"s = " + tex(_with_K(s, prev))],
            approximation="leading order in 1/N")
     sd = eft.saddle
     d.step("Saddle point of the homogeneous chain",
-           r"The homogeneous configuration has action $L\,s(x;x)$; its stationarity equations and their "
-           r"solution are below. The solution is the mean-field fixed point (Poole et al.\ 2016). "
+           r"The homogeneous configuration has action $L\,s(x;x)$. Its stationarity equations (with "
+           r"$K=\sigma_w^2" + ("q" if act == "linear" else "u") + r"+\sigma_b^2$) and their solution are below; "
+           r"the solution is the mean-field fixed point (Poole et al.\ 2016). "
            r"Stability: the Hessian of $s(x;x)$ at the saddle is positive definite for $"
            + tex(sd.domain) + r"$ (and $\sigma_b^2>0$). Outside this domain there is no saddle with $q^*>0$.",
-           [tex(e) for e in sd.equations] + [tex((k_, v_)) for k_, v_ in sd.solution.items()]
+           [tex(sp.factor(sp.together(_with_K(e.lhs, vars_[0])))) + " = 0" for e in sd.equations]
+           + [tex((k_, v_)) for k_, v_ in sd.solution.items()]
            + [r"\mathrm{Hess}\,s = " + tex(sd.hessian)])
     if finite_n:
         fin = saddle(act, large_n=False)
@@ -504,12 +533,20 @@ def _eft_derivation(eft, finite_n=True):
             r"\xi_{\rm continuum} = " + tex(eft.correlation_length("continuum")),
             r"\det M(0) = " + tex(sp.factor(eft.determinant(0)))])
     d.step("Continuum EFT",
-           r"The nearest-neighbour action is rewritten exactly with backward differences "
-           r"$\nabla x_l = x_l - x_{l-1}$; replacing $\nabla\to\partial_x$, $\sum_l\to\int dx$ gives",
+           r"Expanding $M(q)$ to second order in $q$ ($e^{\mp iq}\simeq 1\mp iq - q^2/2$) and returning to real space "
+           r"($iq\to\partial_x$, $\sum_l\to\int dx$; first-derivative terms written one-sided, up to total "
+           r"derivatives) gives the continuum EFT, valid for wavelengths $\gg 1$ layer:",
            [r"U = \frac12\int dx\,\Big[" + tex(cont.density()) + r"\Big]"],
            approximation="continuum limit")
     d.results.update({"chi": str(eft.chi), "C0": str(C0)})
     return d
+
+
+def _with_K(expr, x):
+    """Display helper: write sigma_b2 = K - sigma_w2 x (K the conditional variance) and collect logs."""
+    K = sp.Symbol("K", positive=True)
+    e = sp.expand(expr.subs(sigma_b2, K - sigma_w2 * x))
+    return sp.collect(e, sorted(e.atoms(sp.log), key=str), evaluate=True)
 
 
 def linear_eft_derivation(finite_n=True):

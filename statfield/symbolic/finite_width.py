@@ -323,6 +323,17 @@ def finite_width_derivation(numeric_tables: bool = True) -> Derivation:
            r"$\frac{\sigma_w^2}{2}g''(K)V = \frac{\sigma_w^2 V}{8K^4}\langle\phi^2(z^4 - 6Kz^2 + 3K^2)\rangle_K$ "
            r"(the Hermite identity above), the form in which PDLT writes it ($C_W = \sigma_w^2$, $C_b = \sigma_b^2$). "
            r"For the scale-invariant class $g'' = 0$, so $K_{\{1\}} \equiv 0$.")
+    d.step("Two inputs",
+           r"For inputs $\alpha,\beta\in\{1,2\}$ the rows $(z_{j1}, z_{j2})$ of layer $l$ are i.i.d. "
+           r"$\mathcal N(0,\hat G^{(l)})$ given layer $l-1$. With $k_{(ab)}(K) = \langle\phi_a\phi_b\rangle_K$, "
+           r"$J = \partial k/\partial K$ over the independent entries $(11),(12),(22)$ (Price: "
+           r"$\partial\langle\phi_1\phi_2\rangle/\partial K_{12} = \langle\phi_1'\phi_2'\rangle$, "
+           r"$\partial\langle\phi_1\phi_2\rangle/\partial K_{11} = \frac12\langle\phi_1''\phi_2\rangle$) and "
+           r"$C_{(ab)(cd)} = \langle\phi_a\phi_b\phi_c\phi_d\rangle - k_{(ab)}k_{(cd)}$, the same expansion gives",
+           [r"K^{(l+1)}_{ab} = \sigma_b^2 + \sigma_w^2 k_{(ab)}(K^{(l)}),\qquad "
+            r"V^{(l+1)} = \frac{n_l}{n_{l-1}}\sigma_w^4\, J V^{(l)} J^{\top} + \sigma_w^4\, C(K^{(l)}),",
+            r"V^{(l)}_{(ab)(cd)} = n_{l-1}\,\mathrm{Cov}(\hat G^{(l)}_{ab}, \hat G^{(l)}_{cd}) + O(1/n)."],
+           approximation=r"1/n expansion (first order in $\hat G - K$ for the propagation term)")
     # 3. exact chain
     mu = multiplier_moments(3)
     A2, A4 = sp.Symbol("A_2"), sp.Symbol("A_4")

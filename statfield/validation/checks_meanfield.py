@@ -170,13 +170,14 @@ def check_tanh_fixed_point(profile, seed, outdir):
         x = 1.0 / np.asarray(widths, float)
         xx = np.linspace(0, x.max() * 1.05, 50)
         panels = []
-        for lab, ests, coef, th in (("q", est_q, coef_q, qs), ("chi_1", est_chi, coef_c, chi1)):
+        for lab, ests, coef, th in (("$q^*$", est_q, coef_q, qs), (r"$\chi_1$", est_chi, coef_c, chi1)):
             panels.append({"curves": [{"x": xx, "y": np.polyval(coef[::-1], xx), "label": f"fit, order {order} in 1/N",
                                        "style": "--"},
-                                      {"x": [0], "y": [th], "label": f"mean field {lab}* = {th:.5g}", "style": "s"}],
+                                      {"x": [0], "y": [th], "label": f"mean field {lab} = {th:.5g}", "style": "s"}],
                            "points": [{"x": x, "y": [e.value for e in ests], "yerr": [e.stderr for e in ests],
                                        "label": "MC (bulk mean)"}],
-                           "xlabel": "$1/N$", "ylabel": f"bulk mean of {lab}",
+                           "xlabel": "$1/N$", "ylabel": "bulk mean of " + (r"$\hat G = q$" if "q" in lab else
+                                                                             r"$\sigma_w^2|\phi'(z)|^2/N$"),
                            "title": rf"tanh, $\sigma_w^2 = {sw2}$, $\sigma_b^2 = {sb2}$"})
         fig = theory_vs_mc(outdir / "meanfield_tanh.png", panels=panels)
     return _finish(recs, t0, fig)
@@ -268,10 +269,11 @@ def check_nngp(profile, seed, outdir):
             recs.append(compare(f"nngp-kernels/{act}/K{a}{b}", f"{act}: {what} = NNGP K^({depth})[{a},{b}]",
                                 K[a, b], e, {**params, **extra, "entry": [int(a), int(b)]}, seed))
         idx = np.arange(len(iu[0]))
-        panels.append({"curves": [{"x": idx, "y": K[iu], "label": "NNGP (mean field)", "style": "s--"}],
-                       "points": [{"x": idx, "y": mc_val, "yerr": mc_err,
-                                   "label": "MC, N = 8" if order == 0 else "MC, extrapolated 1/N -> 0"}],
-                       "xlabel": "kernel entry (upper triangle)", "ylabel": f"K^({depth})",
+        panels.append({"curves": [{"x": idx, "y": np.zeros(len(idx)), "label": "NNGP (mean field)", "style": "-"}],
+                       "points": [{"x": idx, "y": np.asarray(mc_val) - K[iu], "yerr": mc_err,
+                                   "label": "MC, N = 8 (exact)" if order == 0 else r"MC extrapolated to $1/N \to 0$"}],
+                       "xticklabels": [f"K[{a},{b}]" for a, b in zip(*iu)],
+                       "ylabel": f"MC $-$ NNGP $K^{{({depth})}}$",
                        "title": rf"{act}, $\sigma_w^2 = {sw2}$, $\sigma_b^2 = {sb2}$"})
     fig = None
     if outdir is not None:

@@ -133,14 +133,12 @@ def check_paper(profile, seed, outdir):
         panels.append({"curves": [{"x": xs, "y": ov, "style": "s", "label": "statfield EFT"},
                                   {"x": xs, "y": pv, "style": "^", "label": "published (SPS17, as quoted)"}],
                        "points": [{"x": np.asarray(xs) + 0.15, "y": mcv, "yerr": mce, "label": f"MC, N = {N}"}],
-                       "xlabel": "; ".join(f"{i}:{k.replace('_abs', '')}" for i, k in enumerate(_keys(act))),
-                       "ylabel": "invariant", "title": f"{act}, sigma_w2 = {sw2}: invariants of the EFT"})
+                       "xticklabels": [k.replace("_abs", " |.|").replace("_", " ") for k in _keys(act)],
+                       "ylabel": "invariant", "title": rf"{act}, $\sigma_w^2 = {sw2}$: invariants of the EFT"})
     fig = None
     if outdir is not None:
         from .plots import theory_vs_mc
 
-        for p in panels:
-            p["xlabel"] = "\n".join(p["xlabel"][i:i + 60] for i in range(0, len(p["xlabel"]), 60))
         fig = theory_vs_mc(outdir / "paper_sps17.png", panels=panels)
     dt = time.perf_counter() - t0
     for r in recs:

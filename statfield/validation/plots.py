@@ -48,7 +48,7 @@ def theory_vs_mc(path, curves=(), points=(), xlabel="", ylabel="", title="", log
         ``{"x", "y", "yerr", "label"}`` MC estimates with standard errors (markers, error bars).
     panels : sequence of dict, optional
         Several sub-plots side by side, each a dict with the keys above (``curves``, ``points``,
-        ``xlabel``, ``ylabel``, ``title``, ``logy``, ``logx``, ``hline``); overrides the single-panel
+        ``xlabel``, ``ylabel``, ``title``, ``logy``, ``logx``, ``hline``, ``xticklabels``); overrides the single-panel
         arguments.
     Returns
     -------
@@ -69,6 +69,9 @@ def theory_vs_mc(path, curves=(), points=(), xlabel="", ylabel="", title="", log
                         yerr=np.asarray(q.get("yerr", np.zeros(len(q["x"]))), float),
                         fmt=q.get("fmt", "o"), ms=4, capsize=2.5, color=q.get("color", f"C{i + len(p.get('curves', ()))}"),
                         mfc="white" if q.get("open") else None, label=q.get("label"), zorder=3)
+        if p.get("xticklabels") is not None:
+            ax.set_xticks(np.arange(len(p["xticklabels"])))
+            ax.set_xticklabels(p["xticklabels"], rotation=40, ha="right", fontsize=7)
         if p.get("hline") is not None:
             ax.axhline(p["hline"], color="0.5", lw=0.8, ls=":")
         if p.get("logy"):

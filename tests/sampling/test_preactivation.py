@@ -79,3 +79,33 @@ def test_array_api_strict_matches_numpy(xp, P):
 def test_overflow_stops_naming_the_layer():
     with pytest.raises(OverflowError, match="layer/record"):
         sf.simulate("linear", 64.0, 0.0, 4, 400, 8, method="preactivation", seed=0)
+
+
+def test_log_scale_tracking_deep_chaotic():
+    """Piecewise-linear phi: log-norm tracking keeps log_q (P = 1) and c (P = 2) finite where q overflows."""
+    import math
+
+    from scipy import special
+
+    sw, N, L = 4.0, 16, 1000  # q^L ~ 4^1000 = 10^602 overflows float64
+    res = sf.simulate("linear", sw, 0.0, N, L, 200, method="preactivation", observables=("log_q",), seed=6)
+    e1 = special.digamma(N / 2) + math.log(2 / N)  # E ln(chi2_N/N); ln q^l = l e1 + l ln sigma_w2 exactly
+    for l in (1, 100, 1000):
+        assert abs(res["log_q"][l - 1].z(l * (e1 + math.log(sw)))) < 5
+    X = np.array([[1.0, 0.0], [0.6, 0.8]])
+    rc = sf.simulate("relu", 8.0, 0.1, 16, 600, 50, inputs=X, method="preactivation", observables=("c",), seed=1)
+    c = rc.value("c")
+    assert np.all(np.isfinite(c)) and np.all(np.abs(c) <= 1)
+    with pytest.raises(OverflowError, match="layer"):
+        sf.simulate("relu", 8.0, 0.1, 16, 600, 50, inputs=X, method="preactivation", observables=("gram",))
+
+
+def test_log_scaled_relu_agrees_with_weights():
+    X = np.array([[1.0, 0.0, 0.5], [0.2, 1.0, -1.0]])
+    kw = dict(inputs=X, observables=("c", "gram", "G"))
+    rw = sf.simulate("relu", 2.5, 0.1, 6, 5, 6000, method="weights", seed=31, **kw)
+    rp = sf.simulate("relu", 2.5, 0.1, 6, 5, 6000, method="preactivation", seed=32, **kw)
+    for name in ("c", "gram", "G"):
+        for ew, ep in list(zip(rw[name], rp[name]))[1:]:
+            se = np.hypot(ew.stderr, ep.stderr)
+            assert np.all(np.abs(ew.value - ep.value) < 5 * se), name

@@ -98,3 +98,8 @@ def test_cov_accumulator_merge_matches_direct():
     np.testing.assert_allclose(acc.covariance, np.cov(data.T), rtol=1e-12)
     back = CovAccumulator.from_state(acc.state())
     np.testing.assert_array_equal(back.C, acc.C)
+
+
+def test_progress_bar_and_default_chunking_run(capsys):
+    res = sf.simulate(*ARGS, seed=1, block_size=50, progress=True)
+    _same(res, sf.simulate(*ARGS, seed=1, block_size=50))

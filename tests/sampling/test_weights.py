@@ -81,3 +81,42 @@ def test_first_layer_exact_distribution():
     rng = default_rng(3)
     q1 = to_numpy(next(sample_weights(rng, 5000, get_activation("relu"), 1.5, 0.3, [4, 4], x[None], np, {"q"}))["q"])
     assert stats.kstest(4 * q1 / K1, stats.chi2(4).cdf).pvalue > 1e-3
+
+
+def test_kurtosis_estimator_matches_fourth_moment_of_a_unit():
+    """The Rao-Blackwellised kurtosis 3 Var G/(E G)^2 equals the excess kurtosis of one unit z_1^L,
+    estimated here from an independent NumPy implementation of full networks (jackknife error)."""
+    sw, sb, N, L, n = 2.0, 0.2, 3, 3, 100000
+    rng = np.random.default_rng(99)
+    h = np.ones((n, 1))
+    for l in range(L):
+        fan = h.shape[1]
+        W = rng.standard_normal((n, N, fan)) * np.sqrt(sw / fan)
+        z = np.einsum("nij,nj->ni", W, h) + np.sqrt(sb) * rng.standard_normal((n, N))
+        h = np.maximum(z, 0.0)
+    u = z[:, 0]
+    G = 40  # jackknife over 40 groups, from per-group power sums (vectorised)
+    sums = np.stack([np.sum(u.reshape(G, -1) ** p, axis=1) for p in range(1, 5)], axis=1)
+
+    def kurt(s, m):  # excess kurtosis from power sums s = (S1..S4) of m samples
+        mu = s[..., 0] / m
+        m2 = s[..., 1] / m - mu**2
+        m4 = s[..., 3] / m - 4 * mu * s[..., 2] / m + 6 * mu**2 * s[..., 1] / m - 3 * mu**4
+        return m4 / m2**2 - 3
+
+    full = kurt(sums.sum(0), n)
+    loo = kurt(sums.sum(0) - sums, n - n // G)
+    se_direct = np.sqrt((G - 1) / G * np.sum((loo - loo.mean()) ** 2))
+    est = sf.simulate("relu", sw, sb, N, L, 400000, method="collective", seed=8, observables=("kurtosis",))["kurtosis"][-1]
+    z_score = (est.value - full) / np.hypot(est.stderr, se_direct)
+    assert abs(z_score) < 5, (est, full, se_direct)
+    assert full == pytest.approx(stats.kurtosis(u), rel=1e-8)
+    assert est.stderr < se_direct  # the conditional (Rao-Blackwellised) estimator is the more precise one
+
+
+def test_correlation_coefficient_weights_vs_preactivation():
+    X = np.array([[1.0, 0.0, 1.0], [0.5, 1.0, -1.0]])
+    rw = sf.simulate("erf", 1.8, 0.05, 5, 4, 8000, inputs=X, method="weights", seed=21, observables=("c",))
+    rp = sf.simulate("erf", 1.8, 0.05, 5, 4, 8000, inputs=X, method="preactivation", seed=22, observables=("c",))
+    for ew, ep in zip(rw["c"], rp["c"]):
+        assert abs((ew.value - ep.value) / np.hypot(ew.stderr, ep.stderr)) < 5

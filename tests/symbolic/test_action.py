@@ -61,7 +61,7 @@ def test_multi_input_action_is_minus_log_density(activation, phi):
     N, P, L, d_in = 3, 2, 3, 2
     S = action(activation, form="multi", N=N, P=P, L=L, d_in=d_in)
     for _ in range(3):
-        z = rng.normal(size=(L, N, P)) * 1.3
+        z = rng.normal(size=(L, N, P)) * 1.3 + 0.8  # mostly positive: Sigma full rank also for ReLU
         x = rng.normal(size=(d_in, P))
         sw2, sb2 = rng.uniform(0.5, 2.5), rng.uniform(0.05, 0.5)
         ref = _conditional_gaussian_nll_multi(z, x, phi, sw2, sb2)
@@ -113,11 +113,19 @@ def test_periodic_delta_route_matches_direct():
 def test_dilation_law_for_homogeneous_activations():
     # sigma_b2 = 0, phi(s z) = s phi(z) (s > 0): S[s z] - S[z] = N L ln s exactly
     s = sp.Symbol("s", positive=True)
-    for act, N, L in (("linear", 2, 3), ("relu", 3, 2)):
-        S = action(act, form="periodic", N=N, L=L, sigma_b2=0)
-        rep = {v: s * v for v in S.variables()}
-        diff = sp.simplify(sp.expand_log(S.expr.xreplace(rep) - S.expr, force=True))
-        assert sp.simplify(diff - N * L * sp.log(s)) == 0
+    N, L = 2, 3
+    S = action("linear", form="periodic", N=N, L=L, sigma_b2=0)
+    rep = {v: s * v for v in S.variables()}
+    diff = sp.simplify(sp.expand_log(S.expr.xreplace(rep) - S.expr, force=True))
+    assert sp.simplify(diff - N * L * sp.log(s)) == 0
+    # ReLU (Piecewise): numerically at a random point
+    rng = np.random.default_rng(SEED + 3)
+    N, L = 3, 2
+    S = action("relu", form="periodic", N=N, L=L, sigma_b2=0)
+    z = np.abs(rng.normal(size=(L, N))) * np.array([1, -1, 1])
+    scale = 3.7
+    shift = S.evaluate(scale * z, sigma_w2=1.3) - S.evaluate(z, sigma_w2=1.3)
+    assert shift == pytest.approx(N * L * np.log(scale), rel=1e-12)
 
 
 def test_activation_inputs_and_attributes():
@@ -128,9 +136,14 @@ def test_activation_inputs_and_attributes():
         assert len(S.terms) == 2 and len(S.covariances) == 2
         assert S.variables() == (S.symbols["z"][1, 1], S.symbols["z"][2, 1])
     S = action("linear", form="single", N=2, L=2, d_in=1)
-    assert S.density().func == sp.exp
     assert "S =" in S.to_latex()
     assert S.subs({"sigma_w2": 1, "sigma_b2": 1}).has(S.symbols["z"])
+
+
+def test_open_chain_density_is_normalised():
+    S = action("linear", form="single", N=1, L=1, d_in=1)
+    z = S.symbols["z"][1, 1]
+    assert sp.simplify(sp.integrate(S.density(), (z, -sp.oo, sp.oo))) == 1
 
 
 def test_validation_errors_name_the_parameter():

@@ -100,3 +100,33 @@ def test_chain_action_is_sum_of_links():
     assert len(rs) == 3
     link = C.linear_link_action(rs[0], rs[2], 4, sp.Rational(1, 2), sp.Rational(1, 3))
     assert link in sp.Add.make_args(S) or sp.simplify(S - link - C.linear_link_action(rs[1], rs[0], 4, sp.Rational(1, 2), sp.Rational(1, 3)) - C.linear_link_action(rs[2], rs[1], 4, sp.Rational(1, 2), sp.Rational(1, 3))) == 0
+
+
+def test_collective_actions_agree_with_pre_activation_action(rng):
+    """Cross-check with statfield.symbolic.action (SPS17 Eq. 11, periodic, independent code):
+    S_collective = S[z] - log(Jacobian and counting factors) at the same configuration."""
+    action = pytest.importorskip("statfield.symbolic.action").action
+    n, L, sw, sb = 4, 2, 0.7, 0.3
+    z = rng.normal(size=(L, n))
+    z[0, :2] = np.abs(z[0, :2])
+    z[0, 2:] = -np.abs(z[0, 2:])  # layer 1 has k = 2 positive units
+    z[1, 0], z[1, 1:] = abs(z[1, 0]), -np.abs(z[1, 1:])  # layer 2 has k = 1
+    for name in ("linear", "relu"):
+        Sz = action(name, form="periodic", N=n, L=L, sigma_w2=sw, sigma_b2=sb).evaluate(z)
+        tot = 0.0
+        for l in range(L):
+            prev = z[l - 1]
+            if name == "linear":
+                r, rprev = np.linalg.norm(z[l]), np.linalg.norm(prev)
+                s = C.linear_link_action(sp.Float(r), sp.Float(rprev), n, sp.Float(sw), sp.Float(sb))
+                jac = (n - 1) * math.log(r) + float(sp.log(C.sphere_area(n)))
+            else:
+                pos = z[l] > 0
+                k = int(pos.sum())
+                rp, rm = np.linalg.norm(z[l][pos]), np.linalg.norm(z[l][~pos])
+                rpp = np.linalg.norm(prev[prev > 0])
+                s = C.relu_link_action(sp.Float(rp), sp.Float(rm), k, sp.Float(rpp), n, sp.Float(sw), sp.Float(sb))
+                jac = (math.log(math.comb(n, k)) - n * math.log(2) + float(sp.log(C.sphere_area(k))) + (k - 1) * math.log(rp)
+                       + float(sp.log(C.sphere_area(n - k))) + (n - k - 1) * math.log(rm))
+            tot += float(s) + jac
+        assert tot == pytest.approx(Sz, rel=1e-12, abs=1e-12), name

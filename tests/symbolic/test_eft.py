@@ -66,7 +66,6 @@ def test_linear_hessian_vs_finite_differences_of_exact_action(lin):
     np.testing.assert_allclose(H, _chain_hessian(lin, L, sw), atol=5e-3)
 
 
-@pytest.mark.slow
 def test_relu_hessian_vs_finite_differences_of_exact_action(relu):
     # exact action with loggamma (k continuous), N large, L = 3, fields (eps+, eps-, eps_k) per layer
     n, sw, sb, L = 10**6, 1.2, 0.3, 2
