@@ -27,8 +27,9 @@ def main(argv=None):
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
 
-    tex = build_derivation("paper-comparison").write(out / "paper_comparison.tex")
-    grid = (0.5, 1.5) if args.smoke else (0.25, 0.5, 0.75, 1.0, 1.25, 1.5, 1.75, 1.95)
+    table_grid = (1.0,) if args.smoke else (0.5, 1.0, 1.5)
+    tex = build_derivation("paper-comparison", table_sigma_w2=table_grid).write(out / "paper_comparison.tex")
+    grid = (0.5,) if args.smoke else (0.25, 0.5, 0.75, 1.0, 1.25, 1.5, 1.75, 1.95)
     tables = [comparison_table(sw, 0.1) for sw in grid]
     (out / "paper_comparison.json").write_text(json.dumps(tables, indent=2))
     print(f"wrote {tex} and {out / 'paper_comparison.json'}")

@@ -77,3 +77,21 @@ def test_paper_rows_from_published_records():
     (row,) = paper_rows([r])
     assert row["z_published"] == pytest.approx(-10.0) and row["z_statfield"] == pytest.approx(-0.2)
     assert "published excluded" in row["verdict"]
+
+
+def test_report_fails_when_a_check_fails(tmp_path, monkeypatch):
+    from statfield.stats import Estimate
+    from statfield.validation import core
+
+    core._load_builtin_checks()
+    monkeypatch.setattr(core, "CHECKS", dict(core.CHECKS))
+
+    @core.register_check("report-wrong", "testgroup", "a deliberately wrong prediction")
+    def wrong(profile, seed, outdir):
+        return [core.compare("report-wrong/x", "wrong", 1.0, Estimate(1.5, 0.01, 100))]
+
+    res = make_report(tmp_path, checks=["report-wrong"], derivations=["action"], pdf=False, progress=False)
+    assert not res.ok
+    assert "FAILURES" in (tmp_path / "summary.md").read_text()
+    d = json.loads((tmp_path / "results.json").read_text())
+    assert d["ok"] is False and d["summary"]["n_failed"] == 1

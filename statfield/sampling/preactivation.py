@@ -15,6 +15,9 @@ For ``P`` inputs, conditional on layer :math:`l-1` the rows :math:`z^l_i\in\math
 :math:`U\,\mathrm{diag}(\sqrt{\max(\lambda, 0)})` from ``eigh``). Cost :math:`O(N P^2)` per layer and
 network instead of :math:`O(N^2 P)` for weight matrices.
 
+Overflow: for piecewise-linear φ each network carries a log-scale :math:`s^l` (:math:`z^l = e^{s^l}\hat z^l`,
+see :func:`sample_preactivation`), so ``log_q`` and ``c`` stay finite in deep chaotic networks.
+
 Array layout (shared with :mod:`statfield.sampling.weights`): pre-activations of one layer are
 ``(n, N, P)`` (networks, units, inputs); Gram-type matrices are ``(n, P, P)``.
 

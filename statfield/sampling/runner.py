@@ -161,8 +161,8 @@ def _check_finite_acc(name, acc, b):
         first = int(np.argmax(bad)) + 1
         raise OverflowError(
             f"the moments of observable {name!r} overflow float64 from layer/record {first} on (block {b}); "
-            f"deep chaotic networks: request only log-space observables, e.g. observables=('log_q',) with "
-            f"method='collective'"
+            f"deep chaotic networks: request only scale-free observables, observables=('log_q',) (method "
+            f"'collective', or 'preactivation' with piecewise-linear phi) or ('c',) for two inputs"
         )
 
 
@@ -177,10 +177,17 @@ def _run_block(sample_block, seed, b, n, xp):
             a = np.asarray(to_numpy(arr), dtype=np.float64)
             counts[name] = counts.get(name, 0) + 1
             if not np.all(np.isfinite(a)):
+                if np.any(np.isneginf(a)) and not np.any(np.isnan(a) | np.isposinf(a)):
+                    raise ValueError(
+                        f"observable {name!r} is -inf at layer/record {counts[name]} (block {b}): q = 0 exactly in "
+                        f"some network (a dead network, which has positive probability for ReLU-like phi with "
+                        f"sigma_b2 = 0 at small width), so its mean is -inf; leave {name!r} out of observables"
+                    )
                 raise OverflowError(
                     f"observable {name!r} is not finite at layer/record {counts[name]} (float64 overflow or "
-                    f"a degenerate network in block {b}); deep chaotic networks: request only log-space "
-                    f"observables, e.g. observables=('log_q',) with method='collective'"
+                    f"a degenerate network in block {b}); deep chaotic networks: request only scale-free "
+                    f"observables, observables=('log_q',) (method 'collective', or 'preactivation' with piecewise-linear "
+                    f"phi) or ('c',) for two inputs"
                 )
             if name.startswith("joint:"):
                 acc = joint.setdefault(name, CovAccumulator(a[0].size))

@@ -9,8 +9,9 @@ Conventions (``../shared/physics.md`` §1): :math:`z^1 = W^1x + b^1`, :math:`z^l
 Observables (``result[name]`` is a list of :class:`statfield.stats.Estimate`, one per layer):
 
 single input (``P = 1``)
-    ``q`` — :math:`E\,q^l`; ``log_q`` — :math:`E\ln q^l` (finite even when :math:`q^l` overflows, with
-    ``method="collective"``); ``G`` — :math:`E\hat G^l`,
+    ``q`` — :math:`E\,q^l`; ``log_q`` — :math:`E\ln q^l` (finite even when :math:`q^l` overflows float64,
+    with ``method="collective"``, or ``"preactivation"`` for piecewise-linear φ: both track log-norms);
+    ``G`` — :math:`E\hat G^l`,
     :math:`\hat G^l = \sigma_b^2 + \sigma_w^2|\phi(z^{l-1})|^2/N_{l-1}` (:math:`\hat G^1 = \sigma_b^2 +
     \sigma_w^2|x|^2/d_{in}`), the conditional variance of a unit of layer :math:`l`;
     ``G_var`` — :math:`\mathrm{Var}\,\hat G^l` across networks (PDLT: :math:`V^{(l)} = N\,\mathrm{Var}\hat G^l`),
@@ -351,7 +352,8 @@ def simulate(activation, sigma_w2, sigma_b2, width, depth, n_samples, inputs=Non
         tqdm progress bar.
     observables : sequence of str, optional
         Subset of the observables to compute (default: all for this method and number of inputs). Use
-        ``("log_q",)`` with ``method="collective"`` for deep chaotic networks whose :math:`q` overflows.
+        ``("log_q",)`` (or ``("c",)`` for two inputs) for deep chaotic networks whose :math:`q` overflows
+        (collective sampler, or pre-activation sampler with piecewise-linear φ).
     block_size : int >= 1, optional
         Samples per block, the unit of randomness (default depends on the method and sizes; stored in
         ``parameters``).

@@ -217,8 +217,11 @@ def _fmt(x):
     return f"{x:.4g}"
 
 
-def comparison_derivation():
-    """Derivation: our EFTs vs the published SPS17 coefficients (talk Eq. 12, 23), with tables."""
+def comparison_derivation(table_sigma_w2=(0.5, 1.0, 1.5), sigma_b2_value=0.1):
+    """Derivation: our EFTs vs the published SPS17 coefficients (talk Eq. 12, 23), with tables.
+
+    ``table_sigma_w2``: the weight variances of the numeric invariant tables (``sigma_b2_value`` fixed).
+    """
     from .derivation import Derivation
 
     d = Derivation("Comparison with the published SPS17 effective field theories", abstract=(
@@ -264,9 +267,9 @@ def comparison_derivation():
              r"(iv) The stiffness of $\epsilon_+$ relative to its mass is half the published one, and the "
              r"$\partial\epsilon_+\partial\epsilon_-$ term is missing. "
              r"The coefficients of $\epsilon_+^2$ and $\epsilon_-^2$ and of $\epsilon_-\partial\epsilon_+$ agree.")
-    for sw in (0.5, 1.0, 1.5):
-        tab = comparison_table(sw, 0.1)
-        d.table(f"Invariants at sigma_w2 = {sw}, sigma_b2 = 0.1 (ours: closed form; published: lattice reading, "
+    for sw in table_sigma_w2:
+        tab = comparison_table(sw, sigma_b2_value)
+        d.table(f"Invariants at sigma_w2 = {sw}, sigma_b2 = {sigma_b2_value} (ours: closed form; published: lattice reading, "
                 f"numerical Brillouin-zone integral)",
                 ["activation", "invariant", "ours", "published", "agree"],
                 [[r["activation"], r["invariant"], _fmt(r["ours"]), _fmt(r["published"]),

@@ -129,3 +129,13 @@ def test_general_phi_matches_exact_first_layers():
     res = sf.simulate("tanh", sw, sb, 7, 2, 20000, method="collective", seed=5)
     assert abs(res["q"][0].z(sw + sb)) < 5
     assert abs(res["G"][1].z(sb + sw * expect(lambda z: np.tanh(z) ** 2, sw + sb))) < 5
+
+
+def test_dead_relu_networks_make_log_q_an_error_not_a_nan():
+    # sigma_b2 = 0, N = 1: k = 0 with probability 1/2 per layer, then q = 0 forever (E ln q = -inf)
+    with pytest.raises(ValueError, match="dead network"):
+        sf.simulate("relu", 2.0, 0.0, 1, 4, 200, seed=0)
+    res = sf.simulate("relu", 2.0, 0.0, 1, 4, 20000, seed=0, observables=("q", "k"))
+    ex = exact_moments("relu", 2.0, 0.0, 1, 4)
+    for l in range(4):
+        assert abs(res["q"][l].z(ex["q"][l])) < 5

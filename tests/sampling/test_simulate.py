@@ -145,3 +145,14 @@ def test_eft_correlator_error_bars_are_calibrated():
     for col in z.T:
         p = stats.chi2(R).cdf(np.sum(col**2))
         assert 5e-4 < p < 1 - 5e-4, np.var(col)
+
+
+def test_sampling_never_imports_sympy():
+    import subprocess
+    import sys
+
+    code = ("import sys, statfield as sf; sf.simulate('relu', 2.0, 0.1, 8, 3, 50); "
+            "sf.simulate('tanh', 1.5, 0.1, 8, 3, 20, inputs=[[1.0, 0.0], [0.0, 1.0]], method='weights'); "
+            "assert 'sympy' not in sys.modules, 'sympy imported'")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
