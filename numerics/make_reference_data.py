@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import time
+from multiprocessing import Pool
 from pathlib import Path
 
 import mpmath as mp
@@ -110,8 +111,9 @@ def critical_record(name, sb):
         q, _ = q_star(f, sw, sb)
         return sw * E1(lambda x: d(x) ** 2, q) - 1
 
-    x0 = {"tanh": 1.2, "erf": 1.0, "gelu": 4.0, "silu": 4.0}[name]
-    sw = mp.findroot(chi1_minus_1, (mp.mpf(x0), mp.mpf(x0) * mp.mpf("1.3")), solver="secant")
+    x0 = {"tanh": 1.2, "erf": 1.0, "gelu": 1.95, "silu": 1.95}[name]
+    x1 = {"tanh": 1.5, "erf": 1.3, "gelu": 2.0, "silu": 2.0}[name]
+    sw = mp.findroot(chi1_minus_1, (mp.mpf(x0), mp.mpf(x1)), solver="secant")
     return {"activation": name, "sigma_b2": float(sb), "sigma_w2_c": float(sw)}
 
 
@@ -124,12 +126,30 @@ def kernel_record(name, q, c):
             "deriv_kernel": float(E2(d, q, c))}
 
 
+def _init(dps, dps2):
+    global DPS2
+    mp.mp.dps = dps
+    DPS2 = dps2
+
+
+def _run(task):
+    kind, args = task
+    t = time.time()
+    fn = {"fixed": fixed_point_record, "critical": critical_record, "kernel": kernel_record}[kind]
+    dps = mp.mp.dps
+    out = fn(*args)
+    mp.mp.dps = dps
+    print(out, f"{time.time() - t:.0f}s", flush=True)
+    return out
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", type=Path, default=None, help="output folder (default: tests/data)")
     ap.add_argument("--dps", type=int, default=30)
     ap.add_argument("--dps2", type=int, default=20, help="digits for the 2-D expectations (c*, chi_c, kernels)")
     ap.add_argument("--smoke", action="store_true", help="two cheap records at 15 digits")
+    ap.add_argument("--jobs", type=int, default=2, help="worker processes")
     a = ap.parse_args(argv)
     global DPS2
     mp.mp.dps = 15 if a.smoke else a.dps
@@ -142,21 +162,23 @@ def main(argv=None):
         crit, kern = [], []
     else:
         pts = {
-            "tanh": [(1.5, 0.05, False), (2.5, 0.3, True), (2.5, 0.0, True), (1.2, 0.2, False)],
+            "tanh": [(1.5, 0.05, False), (2.5, 0.3, False), (2.5, 0.1, True), (2.5, 0.0, True), (1.2, 0.2, False)],
             "erf": [(1.5, 0.05, True), (2.5, 0.3, True), (0.8, 0.1, False)],
-            "gelu": [(1.5, 0.05, False), (1.9, 0.3, False), (3.0, 0.0, False)],
-            "silu": [(1.5, 0.05, False), (1.9, 0.3, False)],
+            "gelu": [(1.5, 0.05, False), (1.9, 0.3, False), (1.9, 1.0, False)],
+            "silu": [(1.5, 0.05, False), (1.9, 0.3, False), (1.9, 1.0, False)],
             "relu": [(1.5, 0.05, False), (1.9, 0.3, False)],
             "linear": [(0.5, 0.1, False), (0.9, 0.3, False)],
         }
-        fixed = []
-        for name, lst in pts.items():
-            for sw, sb, wc in lst:
-                fixed.append(fixed_point_record(name, sw, sb, wc))
-                print(fixed[-1], f"{time.time() - t0:.0f}s", flush=True)
-        crit = [critical_record(n, sb) for n in ("tanh", "erf", "gelu", "silu") for sb in (0.0, 0.05, 0.3)]
-        print(crit, flush=True)
-        kern = [kernel_record(n, q, c) for n in ("tanh", "silu") for q, c in ((1.0, 0.3), (3.0, -0.7), (0.5, 0.95))]
+        tasks = [("fixed", (name, sw, sb, wc)) for name, lst in pts.items() for sw, sb, wc in lst]
+        # GELU and SiLU: the chi1 = 1 fixed point is q-unstable for small sigma_b2 (no transition there)
+        tasks += [("critical", (n, sb)) for n in ("tanh", "erf") for sb in (0.0, 0.05, 0.3)]
+        tasks += [("critical", (n, 1.0)) for n in ("gelu", "silu")]
+        tasks += [("kernel", (n, q, c)) for n in ("tanh", "silu") for q, c in ((1.0, 0.3), (3.0, -0.7), (0.5, 0.95))]
+        with Pool(a.jobs, initializer=_init, initargs=(mp.mp.dps, DPS2)) as pool:
+            results = pool.map(_run, tasks, chunksize=1)
+        fixed = [r for (k, _), r in zip(tasks, results) if k == "fixed"]
+        crit = [r for (k, _), r in zip(tasks, results) if k == "critical"]
+        kern = [r for (k, _), r in zip(tasks, results) if k == "kernel"]
     data = {
         "generator": "numerics/make_reference_data.py (mpmath.quad tanh-sinh, findroot, diff)",
         "mpmath_dps": 15 if a.smoke else a.dps,

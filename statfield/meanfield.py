@@ -748,7 +748,13 @@ def critical_sigma_w2(activation, sigma_b2):
     :math:`s(q) = q - \mathbb{E}[\phi^2]/\mathbb{E}[\phi'^2] = \sigma_b^2` for :math:`q` (vectorised Illinois
     on a geometric bracket, see :func:`critical_line`) and return :math:`1/\mathbb{E}[\phi'(\sqrt q z)^2]`;
     for erf this is exact through the closed forms. :math:`\sigma_b^2 = 0` and :math:`\phi(0) = 0`:
-    :math:`1/\phi'(0)^2` (tanh 1, erf :math:`\pi/4`, GELU and SiLU 4).
+    :math:`1/\phi'(0)^2` (tanh 1, erf :math:`\pi/4`).
+
+    The solution is accepted only if it is the q-map's stable fixed point :math:`q^*` (checked by solving
+    for :math:`q^*` at the returned :math:`\sigma_w^2`). GELU and SiLU fail this for small :math:`\sigma_b^2`
+    (measured: GELU at 0.01 and 0.1, SiLU up to 0.5): there the :math:`\chi_1 = 1` fixed point has
+    :math:`\chi_q > 1` (unstable) and a smaller stable :math:`q^*` with :math:`\chi_1 < 1` exists, so there is
+    no order-chaos transition; ``ValueError`` says so.
     """
     act = _act(activation)
     sb = np.asarray(check_finite(sigma_b2, "sigma_b2"), dtype=float)
@@ -790,6 +796,15 @@ def critical_sigma_w2(activation, sigma_b2):
     qc = np.where(exact0, 0.0, qc)
     p = _moments(act, qc, need_dm=False)[1]
     out = 1.0 / p
+    # the chi1 = 1 fixed point must be the q-map's stable fixed point q* (GELU/SiLU at small sigma_b2: not)
+    qs, ok = _q_star_arrays(act, out, flat)
+    good = ok & (np.abs(qs - qc) <= 1e-8 * np.maximum(qc, 1e-12))
+    if not np.all(good):
+        i = int(np.argmin(good))
+        raise ValueError(
+            f"no order-chaos transition for {act.name!r} at sigma_b2={flat[i]:g}: the fixed point with chi1 = 1 "
+            f"(sigma_w2={out[i]:.6g}, q={qc[i]:.6g}) is not the stable fixed point q* of the q-map "
+            f"(q* = {qs[i]:.6g}); use sigma_b2 where the critical point is stable")
     return _out(out.reshape(sb.shape), scalar)
 
 
@@ -817,7 +832,8 @@ def nngp_kernel(activation, sigma_w2, sigma_b2, X, depth, diagonal: bool = False
     layers, ``l - 1`` nonlinearities).
 
     Closed forms (piecewise linear, erf, GELU) elementwise; otherwise Mehler's series with per-input Hermite
-    coefficients, ``K`` doubled until the Parseval tail is below :math:`10^{-15}` of :math:`\mathbb{E}[\phi^2]`.
+    coefficients, ``K`` doubled (128 ... 4096) until the Parseval tail is below :math:`10^{-14}` of
+    :math:`\mathbb{E}[\phi^2]` (truncation error at most twice that, Cauchy-Schwarz).
     Memory :math:`O(P^2)` (:math:`O(P)` with ``diagonal=True``, which returns the diagonal only).
     """
     act = _act(activation)
@@ -858,13 +874,14 @@ def _mehler_gram(act, diag, K):
     with np.errstate(divide="ignore", invalid="ignore"):
         rho = np.where(s > 0, K / np.where(s > 0, s, 1.0), 0.0)
     rho = np.clip(rho, -1.0, 1.0)
+    par = _parity(act)
     for Kn in (128, 256, 512, 1024, 2048, 4096):
-        A = hermite_coefficients(act.numpy, diag, Kn)
+        A = hermite_coefficients(act.numpy, diag, Kn, parity=par)
         T = np.clip(m - np.sum(A * A, axis=-1), 0.0, None)
-        if np.all(T <= 1e-15 * np.maximum(m, 1e-300)):
+        if np.all(T <= 1e-14 * np.maximum(m, 1e-300)):
             break
     else:
-        warnings.warn(f"nngp_kernel: Mehler tail {T.max():.1e} above 1e-15 E[phi^2] at K=4096", QuadratureWarning,
+        warnings.warn(f"nngp_kernel: Mehler tail {T.max():.1e} above 1e-14 E[phi^2] at K=4096", QuadratureWarning,
                       stacklevel=3)
     return mehler_kernel(A[:, None, :], A[None, :, :], rho, T[:, None], T[None, :])
 
@@ -908,7 +925,7 @@ class PhaseDiagram:
         im = ax.pcolormesh(self.sigma_w2, self.sigma_b2, xi, shading="auto", norm=norm, cmap="viridis")
         plt.colorbar(im, ax=ax, label=r"$\xi_c$")
         try:
-            qq = np.geomspace(1e-8, max(4 * float(np.nanmax(self.q_star)), 1e-6), 400)
+            qq = np.geomspace(1e-8, max(4 * float(np.nanmax(self.q_star)), 1e-6), 4000)
             w, b = critical_line(self.activation, qq)
             sel = (b >= self.sigma_b2.min()) & (b <= self.sigma_b2.max())
             ax.plot(np.where(sel, w, np.nan), np.where(sel, b, np.nan), "w-", lw=2, label=r"$\chi_1 = 1$")

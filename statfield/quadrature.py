@@ -189,7 +189,7 @@ def _trap_2d(f, g, q1, q2, rho, h0, L=_L):
 
 
 def _corr(q1, q2, c12):
-    s = np.sqrt(q1 * q2)
+    s = np.sqrt(q1) * np.sqrt(q2)
     with np.errstate(invalid="ignore", divide="ignore"):
         rho = np.where(s > 0, c12 / np.where(s > 0, s, 1.0), 0.0)
     return rho
@@ -201,7 +201,7 @@ def _check_cov(q1, q2, c12):
     if not np.all(np.isfinite(c12)):
         raise ValueError("c12 must be finite")
     q1, q2, c12 = np.broadcast_arrays(q1, q2, c12)
-    bad = np.abs(c12) > np.sqrt(q1 * q2) * (1 + 1e-12) + 1e-300
+    bad = np.abs(c12) > np.sqrt(q1) * np.sqrt(q2) * (1 + 1e-12) + 1e-300
     if np.any(bad):
         raise ValueError("c12 must satisfy c12**2 <= q1*q2 (a covariance matrix is positive semidefinite)")
     return q1, q2, c12

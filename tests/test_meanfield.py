@@ -115,8 +115,7 @@ def test_closed_form_fixed_points():
     assert mf.q_star("linear", 0.5, 0.0) == 0.0
     assert mf.critical_sigma_w2("relu", 0.3) == 2.0 and mf.critical_sigma_w2("linear", 0.0) == 1.0
     assert mf.critical_sigma_w2("leaky_relu_0.1", 0.0) == pytest.approx(2 / 1.01, rel=1e-15)
-    for a in ("tanh", "silu", "gelu"):
-        assert mf.critical_sigma_w2(a, 0.0) == pytest.approx({"tanh": 1.0, "silu": 4.0, "gelu": 4.0}[a], rel=1e-15)
+    assert mf.critical_sigma_w2("tanh", 0.0) == pytest.approx(1.0, rel=1e-15)
     # tanh without bias: q* = 0 is stable for sigma_w2 < 1 (chi1 = sigma_w2), skipped when unstable
     assert mf.q_star("tanh", 0.8, 0.0) == 0.0 and mf.chi1("tanh", 0.8, 0.0) == pytest.approx(0.8)
     assert mf.q_star("tanh", 1.5, 0.0) > 0.1
@@ -184,10 +183,22 @@ def test_qmap_monotone_in_q(a, w, b, q1, dq):
 
 
 @settings(max_examples=15, deadline=None)
-@given(a=st.sampled_from(["tanh", "erf", "gelu", "silu"]), b=st.floats(0.0, 1.0))
+@given(a=st.sampled_from(["tanh", "erf"]), b=st.floats(0.0, 2.0))
 def test_chi1_is_one_on_the_critical_line(a, b):
     w = mf.critical_sigma_w2(a, b)
     assert mf.chi1(a, w, b) == pytest.approx(1.0, abs=1e-10)
+
+
+@pytest.mark.parametrize("a", ["gelu", "silu"])
+def test_gelu_silu_critical_point_stability(a):
+    """GELU/SiLU: at small sigma_b2 the chi1 = 1 fixed point is q-unstable (no transition): documented error."""
+    for b in (0.0, 0.01, 0.1):
+        with pytest.raises(ValueError, match="no order-chaos transition"):
+            mf.critical_sigma_w2(a, b)
+    for b in (1.0, 2.0):
+        w = mf.critical_sigma_w2(a, b)
+        assert mf.chi1(a, w, b) == pytest.approx(1.0, abs=1e-10)
+        assert mf.chi_q(a, w, b) < 1.0
 
 
 @settings(max_examples=25, deadline=None)
@@ -196,7 +207,7 @@ def test_relu_chi1_is_half_sigma_w2(w, b):
     assert mf.chi1("relu", w, b) == pytest.approx(w / 2, rel=1e-15)
 
 
-@settings(max_examples=20, deadline=None)
+@settings(max_examples=12, deadline=None)
 @given(a=st.sampled_from(ACTS), w=st.floats(0.2, 1.9), b=st.floats(0.0, 1.0), c=st.floats(-1.0, 1.0))
 def test_cmap_maps_interval_and_fixes_one(a, w, b, c):
     out = mf.cmap(a, w, b, c)
@@ -206,9 +217,7 @@ def test_cmap_maps_interval_and_fixes_one(a, w, b, c):
 
 # ------------------------------------------------------------------ two-input consistency, phases
 def test_c_star_is_a_fixed_point_of_cmap_in_the_chaotic_phase():
-    for a, w, b in [("tanh", 2.5, 0.3), ("tanh", 1.3, 0.01), ("silu", 8.0, 0.0), ("erf", 2.5, 0.3)]:
-        if a == "silu":
-            continue  # SiLU has no finite q* this far out; checked in the error test
+    for a, w, b in [("tanh", 2.5, 0.1), ("tanh", 1.6, 0.01), ("erf", 2.5, 0.3)]:
         cs = mf.c_star(a, w, b)
         assert 0.0 <= cs < 1.0
         assert mf.cmap(a, w, b, cs) == pytest.approx(cs, abs=1e-12)

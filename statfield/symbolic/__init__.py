@@ -23,3 +23,12 @@ __all__ += ["saddle", "SaddleResult", "quadratic_eft", "QuadraticEFT", "Continuu
 from .finite_width import finite_width_derivation  # noqa: E402
 
 __all__ += ["finite_width_derivation"]
+
+# pre-activation action (SPS17 Eq. 9-11), Gaussian integrals, general-phi saddle (issue 2, items 1, 6)
+from .gaussian import complete_square, gaussian_integral, integrate_out, quadratic_form  # noqa: E402
+from .action import Action, action, action_derivation, layer_term  # noqa: E402
+from .general import GeneralSaddle, general_derivation, general_saddle, saddle_equation  # noqa: E402
+
+__all__ += ["gaussian_integral", "integrate_out", "complete_square", "quadratic_form",
+            "Action", "action", "action_derivation", "layer_term",
+            "GeneralSaddle", "general_saddle", "general_derivation", "saddle_equation"]

@@ -232,7 +232,7 @@ def _layer_delta(out, inputs, N, n_prev, P, sw2, sb2, record=None):
 
 
 def layer_term(activation="general", layer="hidden", N=None, P=1, n_prev=None, route="direct",
-               sigma_w2_value=None, sigma_b2_value=None, l=None):
+               sigma_w2=None, sigma_b2=None, l=None):
     r"""The contribution of one layer to the action, :math:`-\ln p(z^l\,|\,z^{l-1})`.
 
     .. math:: S_l = \tfrac12\sum_{i=1}^N z^{l\,\mathsf T}_i (\Sigma^l)^{-1} z^l_i + \tfrac N2 \ln\det(2\pi\Sigma^l)
@@ -249,6 +249,8 @@ def layer_term(activation="general", layer="hidden", N=None, P=1, n_prev=None, r
     P : int
         Number of inputs.
     route : {"direct", "delta"}
+    sigma_w2, sigma_b2 : number or None
+        Variances (``None``: the symbols :data:`sigma_w2`, :data:`sigma_b2`).
     l : int or sympy.Symbol, optional
         Layer index used in the names :math:`z_{l,i,\alpha}` (default ``2``, or ``1`` for the first).
 
@@ -263,8 +265,8 @@ def layer_term(activation="general", layer="hidden", N=None, P=1, n_prev=None, r
     phi, _ = _activation(activation)
     N = _size(N, "N", _N)
     P = int(_size(P, "P", None))
-    sw2 = _variance(sigma_w2_value, "sigma_w2", sigma_w2, True)
-    sb2 = _variance(sigma_b2_value, "sigma_b2", sigma_b2, False)
+    sw2 = _variance(sigma_w2, "sigma_w2", _SW2, True)
+    sb2 = _variance(sigma_b2, "sigma_b2", _SB2, False)
     if layer == "first":
         n_prev = _size(n_prev, "n_prev", _DIN)
         l = 1 if l is None else l
@@ -287,20 +289,21 @@ def _rank_condition(n_prev, P):
         )
 
 
-def _outputs(l, P):
-    if P == 1:
+def _outputs(l, P, multi=None):
+    """``z[l, i]`` (single input) or ``z[l, i, alpha]`` (``multi``; default ``P > 1``)."""
+    if not (P > 1 if multi is None else multi):
         return lambda i, a: _z[l, i]
     return lambda i, a: _z[l, i, a]
 
 
-def _hidden_inputs(phi, lprev, P):
-    if P == 1:
+def _hidden_inputs(phi, lprev, P, multi=None):
+    if not (P > 1 if multi is None else multi):
         return lambda j, a: phi(_z[lprev, j])
     return lambda j, a: phi(_z[lprev, j, a])
 
 
-def _first_inputs(P):
-    if P == 1:
+def _first_inputs(P, multi=None):
+    if not (P > 1 if multi is None else multi):
         return lambda k, a: _x[k]
     return lambda k, a: _x[k, a]
 
@@ -328,6 +331,8 @@ class Action:
     symbols : dict
         ``sigma_w2, sigma_b2, N, P, L, d_in, z, x, phi`` (SymPy objects used in ``expr``).
     conventions : str
+    source : object
+        The ``activation`` argument as given (used by :meth:`derivation`).
     """
 
     expr: sp.Expr
@@ -338,6 +343,7 @@ class Action:
     covariances: tuple
     symbols: dict = field(default_factory=dict)
     conventions: str = _CONVENTIONS
+    source: object = field(default="general", repr=False)
 
     @property
     def explicit(self) -> bool:
@@ -415,7 +421,7 @@ class Action:
 
     def derivation(self):
         """The :class:`~statfield.symbolic.derivation.Derivation` of this action (both routes)."""
-        return action_derivation(self.activation if self.activation != "general" else "general")
+        return action_derivation(self.source)
 
 
 def action(activation="general", form="single", N=None, P=None, L=None, d_in=None,
@@ -495,7 +501,8 @@ def action(activation="general", form="single", N=None, P=None, L=None, d_in=Non
     if sb2 == 0 and P > 1 and form == "multi" and _is_int(N) and int(N) < P:
         raise ValueError("with sigma_b2 = 0, P must be <= N for Sigma to be invertible")
     fn = _layer_direct if route == "direct" else _layer_delta
-    out = lambda l: _outputs(l, P)  # noqa: E731
+    multi = form == "multi"
+    out = lambda l: _outputs(l, P, multi)  # noqa: E731
 
     terms, covs = [], []
     if form == "periodic":
@@ -513,24 +520,24 @@ def action(activation="general", form="single", N=None, P=None, L=None, d_in=Non
             terms, covs = [S_l], [Sig]
             expr = sp.Sum(S_l, (_l, 1, L))
     else:
-        S_1, Sig_1 = fn(out(1), _first_inputs(P), N, d_in, P, sw2, sb2)
+        S_1, Sig_1 = fn(out(1), _first_inputs(P, multi), N, d_in, P, sw2, sb2)
         terms.append(S_1)
         covs.append(Sig_1)
         if _is_int(L):
             for l in range(2, int(L) + 1):
-                S_l, Sig = fn(out(l), _hidden_inputs(phi, l - 1, P), N, N, P, sw2, sb2)
+                S_l, Sig = fn(out(l), _hidden_inputs(phi, l - 1, P, multi), N, N, P, sw2, sb2)
                 terms.append(S_l)
                 covs.append(Sig)
             expr = sp.Add(*terms)
         else:
-            S_l, Sig = fn(out(_l), _hidden_inputs(phi, _l - 1, P), N, N, P, sw2, sb2)
+            S_l, Sig = fn(out(_l), _hidden_inputs(phi, _l - 1, P, multi), N, N, P, sw2, sb2)
             terms.append(S_l)
             covs.append(Sig)
             expr = S_1 + sp.Sum(S_l, (_l, 2, L))
     symbols = {"sigma_w2": sw2, "sigma_b2": sb2, "N": N, "P": sp.Integer(P), "L": L, "d_in": d_in,
                "z": _z, "x": _x, "phi": phi, "i": _i, "j": _j, "l": _l}
     return Action(expr=expr, form=form, activation=name, route=route, terms=tuple(terms),
-                  covariances=tuple(covs), symbols=symbols)
+                  covariances=tuple(covs), symbols=symbols, source=activation)
 
 
 # ----------------------------------------------------------------------------- derivation
@@ -724,6 +731,9 @@ def action_derivation(activation="general", check_cases=((2, 1), (2, 2), (None, 
             ["Eq. 10, 11 (log)", r"$\ln(\sigma_w^2N_l^{-1}\phi(z^{l})\cdot\phi(z^{l}) + \sigma_b^2)$",
              r"$\ln(\sigma_w^2N_{l-1}^{-1}|\phi(z^{l-1})|^2 + \sigma_b^2)$", r"layer index $l\to l-1$"],
             ["Eq. 10 (first layer)", "no log term", r"$\frac{N_1}{2}\ln(2\pi K^1)$", "constant given $x$"],
+            ["Eq. 12 (linear, radial)", r"$N\ln\frac{(r^l)^2}{\sigma_w^2N^{-1}(r^{l})^2 + \sigma_b^2}$",
+             r"$N\ln\frac{(r^l)^2}{\sigma_w^2N^{-1}(r^{l-1})^2 + \sigma_b^2}$, Jacobian $(r^l)^{N-1}$",
+             r"index $l\to l-1$; $N-1$ vs $N$ is $O(1/N)$"],
             ["rank condition", r"$N_l + 1\gg|\mathcal M|$", r"$N_{l-1} + 1\ge P$",
              r"$\ge$ suffices for Eq. 9"],
         ],

@@ -21,12 +21,12 @@ The per-unit effective action on the ring is then
           - \frac12\ln q^l\Big],\qquad K(q) = \sigma_w^2F(q) + \sigma_b^2,
 
 whose homogeneous stationarity condition factorises as :math:`(q - K)(K - qK')/(2K^2q) = 0`; the
-physical branch is the mean-field fixed point (Poole et al. 2016, arXiv:1606.05340, Eq. 3)
+physical branch is the mean-field fixed point (the length map of Poole et al. 2016, arXiv:1606.05340)
 
 .. math:: q^* = \sigma_w^2\,\mathbb E_\xi[\phi(\sqrt{q^*}\xi)^2] + \sigma_b^2 .
 
 Its stability is governed by :math:`\chi_q = \partial q^{l+1}/\partial q^l|_{q^*} = \sigma_w^2F'(q^*)`
-(Schoenholz et al. 2017, arXiv:1611.01232, Eq. 5): the fixed point attracts the layer-to-layer
+(Schoenholz et al. 2017, arXiv:1611.01232): the fixed point attracts the layer-to-layer
 map iff :math:`|\chi_q| < 1`, and the Hessian of the effective action on the ring is the lattice
 kernel :math:`M(k) = [(1+\chi_q^2) - 2\chi_q\cos k]/(2q^{*2})`, massless at :math:`\chi_q = 1`.
 
@@ -86,7 +86,7 @@ def _phi_of(activation):
 
 def saddle_equation(activation="tanh"):
     r"""The homogeneous large-N saddle equation :math:`q = \sigma_w^2\mathbb E_\xi[\phi(\sqrt q\xi)^2] + \sigma_b^2`
-    as a SymPy ``Eq`` (Gaussian expectation as an ``Integral``; Poole et al. 2016 Eq. 3)."""
+    as a SymPy ``Eq`` (Gaussian expectation as an ``Integral``; the length map of Poole et al. 2016)."""
     f, _ = _phi_of(activation)
     return sp.Eq(q, sigma_w2 * gaussian_expectation(f**2) + sigma_b2)
 
@@ -99,7 +99,7 @@ def chi_q_expr(activation="tanh"):
 
 
 def chi1_expr(activation="tanh"):
-    r""":math:`\chi_1 = \sigma_w^2\,\mathbb E_\xi[\phi'(\sqrt q\xi)^2]` (Schoenholz et al. 2017, Eq. 7)."""
+    r""":math:`\chi_1 = \sigma_w^2\,\mathbb E_\xi[\phi'(\sqrt q\xi)^2]` (Schoenholz et al. 2017, arXiv:1611.01232)."""
     f, _ = _phi_of(activation)
     return sigma_w2 * gaussian_expectation(sp.diff(f, _u) ** 2)
 
@@ -190,7 +190,7 @@ class GeneralSaddle:
     V_star : float
         :math:`N\,\mathrm{Var}\,K^l` in the bulk at leading order,
         :math:`\sigma_w^4\mathrm{Var}_\xi[\phi^2]/(1-\chi_q^2)` (the fixed point of the PDLT four-point
-        vertex, arXiv:2106.10165 Eq. 4.90 with :math:`C_W = \sigma_w^2`).
+        vertex recursion of PDLT, arXiv:2106.10165, with :math:`C_W = \sigma_w^2`).
     var_q : float
         :math:`N\,\mathrm{Var}\,q^l = V^* + 2q^{*2}` in the bulk (leading order).
     var_q_q_only : float
@@ -355,7 +355,6 @@ def general_derivation(activation="tanh", points=((1.0, 0.05), (1.5, 0.05), (2.5
     numeric saddles at ``points`` = ``(sigma_w2, sigma_b2)`` pairs (method ``"mpmath"``, so the table
     does not depend on other modules)."""
     from .derivation import Derivation
-    from .gaussian import tidy_sums  # noqa: F401  (documented dependency of the action display)
 
     f, name = _phi_of(activation)
     per = general_action(activation)
@@ -413,7 +412,7 @@ def general_derivation(activation="tanh", points=((1.0, 0.05), (1.5, 0.05), (2.5
          saddle_equation(activation)],
     )
     d.steps[-1].text += (
-        r" The branch $q = K(q)$ is the mean-field fixed point (Poole et al. 2016, Eq. 3), written out "
+        r" The branch $q = K(q)$ is the mean-field fixed point (the length map of Poole et al. 2016), written out "
         r"for this activation in the last line. The other branch, $K = qK'$, requires $\sigma_w^2(F - qF') = "
         r"-\sigma_b^2$; for $\sigma_b^2>0$ it has no solution whenever $F$ is concave, since then "
         r"$F(q) - qF'(q)\ge F(0)\ge 0$ (linear $\phi$, and the saturating tanh and erf). "
@@ -424,7 +423,7 @@ def general_derivation(activation="tanh", points=((1.0, 0.05), (1.5, 0.05), (2.5
     d.step(
         "Stability",
         r"Linearising the layer-to-layer map, $\delta q^{l+1} = \chi_q\,\delta q^{l}$ with "
-        r"$\chi_q = \sigma_w^2F'(q^*)$ (Schoenholz et al. 2017, Eq. 5), so the fixed point attracts iff "
+        r"$\chi_q = \sigma_w^2F'(q^*)$ (Schoenholz et al. 2017), so the fixed point attracts iff "
         r"$|\chi_q|<1$; $\xi_q = -1/\ln|\chi_q|$ layers. Integrating by parts in $\xi$ gives the form below. "
         r"The Hessian of $S/N$ at the saddle, as a lattice kernel after a discrete Fourier transform in $l$ "
         r"(diagonal, nearest neighbour, and $M(k)$ in terms of $K_p = \chi_q$; $K''$ cancels):",
@@ -449,7 +448,7 @@ def general_derivation(activation="tanh", points=((1.0, 0.05), (1.5, 0.05), (2.5
     )
     d.steps[-1].text += (
         r" the second being the fixed point of the four-point vertex of Roberts, Yaida and Hanin "
-        r"(arXiv:2106.10165, Eq. 4.90 with $C_W = \sigma_w^2$), reached here independently."
+        r"(arXiv:2106.10165, with $C_W = \sigma_w^2$ and $\chi_\parallel = \chi_q$), reached here independently."
     )
     rows = []
     for sw2, sb2 in points:

@@ -140,6 +140,18 @@ def test_activation_inputs_and_attributes():
     assert S.subs({"sigma_w2": 1, "sigma_b2": 1}).has(S.symbols["z"])
 
 
+def test_multi_form_with_one_input_equals_single_form():
+    rng = np.random.default_rng(SEED + 4)
+    N, L, d_in = 2, 3, 3
+    multi = action("tanh", form="multi", N=N, P=1, L=L, d_in=d_in)
+    single = action("tanh", form="single", N=N, L=L, d_in=d_in)
+    assert len(multi.variables()[0].indices) == 3 and len(single.variables()[0].indices) == 2
+    z = rng.normal(size=(L, N))
+    x = rng.normal(size=d_in)
+    kw = dict(sigma_w2=1.1, sigma_b2=0.2)
+    assert multi.evaluate(z[..., None], x=x[:, None], **kw) == pytest.approx(single.evaluate(z, x=x, **kw), rel=1e-13)
+
+
 def test_open_chain_density_is_normalised():
     S = action("linear", form="single", N=1, L=1, d_in=1)
     z = S.symbols["z"][1, 1]
