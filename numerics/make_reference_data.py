@@ -150,6 +150,7 @@ def main(argv=None):
     ap.add_argument("--dps2", type=int, default=20, help="digits for the 2-D expectations (c*, chi_c, kernels)")
     ap.add_argument("--smoke", action="store_true", help="two cheap records at 15 digits")
     ap.add_argument("--jobs", type=int, default=2, help="worker processes")
+    ap.add_argument("--skip-2d", action="store_true", help="omit c*, chi_c and the 2-D kernels (slow)")
     a = ap.parse_args(argv)
     global DPS2
     mp.mp.dps = 15 if a.smoke else a.dps
@@ -169,11 +170,13 @@ def main(argv=None):
             "relu": [(1.5, 0.05, False), (1.9, 0.3, False)],
             "linear": [(0.5, 0.1, False), (0.9, 0.3, False)],
         }
-        tasks = [("fixed", (name, sw, sb, wc)) for name, lst in pts.items() for sw, sb, wc in lst]
+        tasks = [("fixed", (name, sw, sb, wc and not a.skip_2d)) for name, lst in pts.items() for sw, sb, wc in lst]
         # GELU and SiLU: the chi1 = 1 fixed point is q-unstable for small sigma_b2 (no transition there)
         tasks += [("critical", (n, sb)) for n in ("tanh", "erf") for sb in (0.0, 0.05, 0.3)]
         tasks += [("critical", (n, 1.0)) for n in ("gelu", "silu")]
-        tasks += [("kernel", (n, q, c)) for n in ("tanh", "silu") for q, c in ((1.0, 0.3), (3.0, -0.7), (0.5, 0.95))]
+        if not a.skip_2d:
+            tasks += [("kernel", (n, q, c)) for n in ("tanh", "silu") for q, c in ((1.0, 0.3), (3.0, -0.7), (0.5, 0.95))]
+        tasks.sort(key=lambda t: t[0] == "kernel" or (t[0] == "fixed" and t[1][3]))  # slow 2-D tasks last
         with Pool(a.jobs, initializer=_init, initargs=(mp.mp.dps, DPS2)) as pool:
             results = pool.map(_run, tasks, chunksize=1)
         fixed = [r for (k, _), r in zip(tasks, results) if k == "fixed"]

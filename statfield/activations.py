@@ -233,7 +233,8 @@ def _gelu_kernel(q1, q2, c12):
 
     With :math:`A = 1+q_1`, :math:`B = 1+q_2`, :math:`D = AB - c_{12}^2` (write
     :math:`\Phi(u) = P(g_1 < u)` with an independent :math:`g_1\sim N(0,1)` and apply Stein's lemma
-    twice; derived in :mod:`statfield.meanfield`, checked against mpmath and neural-tangents):
+    twice; checked against mpmath and 2-D quadrature in ``tests/test_quadrature.py`` and against
+    neural-tangents' ``stax.Gelu(approximate=False)`` in ``tests/test_meanfield.py``):
 
     .. math:: \frac{c_{12}}{4} + \frac{c_{12}}{2\pi}\arcsin\frac{c_{12}}{\sqrt{AB}}
               + \frac{q_1q_2 + c_{12}^2(1-q_1q_2)/(AB)}{2\pi\sqrt{D}}.

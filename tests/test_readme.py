@@ -1,6 +1,5 @@
 """Every ```python block of README.md runs (in order, in one namespace, in a scratch folder)."""
 
-import os
 import re
 from pathlib import Path
 
