@@ -137,6 +137,8 @@ def _moments(act, q, need_dm=True, need_p=True):
 def _gauss_moments(act, q, need_dm=True, h0=H0, need_p=True):
     """Trapezoid-rule moments for activations without closed forms (see statfield.quadrature)."""
     flat = q.reshape(-1)
+    if flat.size == 0:
+        return np.empty(q.shape), np.empty(q.shape), np.empty(q.shape)
     has2 = act.second_deriv is not None or act.sympy_fn is not None
     has1 = (act.deriv is not None or act.sympy_fn is not None) and (need_p or (need_dm and has2))
 
@@ -689,10 +691,25 @@ def depth_scales(activation, sigma_w2, sigma_b2):
 
 
 def phase(activation, sigma_w2, sigma_b2, tol: float = 1e-10):
-    """``"ordered"`` (:math:`\\chi_1 < 1 - tol`), ``"chaotic"`` (:math:`\\chi_1 > 1 + tol`) or ``"critical"``."""
-    c1 = chi1(activation, sigma_w2, sigma_b2)
-    lab = np.where(np.asarray(c1) > 1 + tol, "chaotic", np.where(np.asarray(c1) < 1 - tol, "ordered", "critical"))
-    return str(lab) if np.ndim(c1) == 0 else lab
+    """Phase label: ``"ordered"`` (:math:`\chi_1 < 1 - tol`), ``"chaotic"`` (:math:`\chi_1 > 1 + tol`),
+    ``"critical"``, or ``"unbounded"`` where the q-map has no stable fixed point (``q^l`` diverges; the same
+    label as :class:`PhaseDiagram`). Arrays broadcast (then an array of str).
+    """
+    act = _act(activation)
+    scalar, (sw, sb) = _params(sigma_w2, sigma_b2)
+    shape = sw.shape
+    sw, sb = sw.reshape(-1), sb.reshape(-1)
+    if act.is_piecewise_linear:
+        c1 = _kappa(act) * sw
+        ok = (c1 < 1) | ((c1 == 1) & (sb == 0))
+    else:
+        q, ok = _q_star_arrays(act, sw, sb)
+        c1 = np.full(sw.shape, np.nan)
+        c1[ok] = sw[ok] * _moments(act, q[ok], need_dm=False)[1]
+    lab = np.where(c1 > 1 + tol, "chaotic", np.where(c1 < 1 - tol, "ordered", "critical")).astype(object)
+    lab[~ok] = "unbounded"
+    lab = lab.reshape(shape)
+    return str(lab[()]) if scalar else lab.astype(str)
 
 
 @dataclass(frozen=True)

@@ -175,14 +175,14 @@ def test_nngp_first_layer_and_input_checks():
 ACTS = ["tanh", "erf", "gelu", "silu", "relu", "leaky_relu_0.1"]
 
 
-@settings(max_examples=25, deadline=None)
+@settings(max_examples=25, deadline=None, derandomize=True)
 @given(a=st.sampled_from(ACTS), w=st.floats(0.1, 4.0), b=st.floats(0.0, 1.0), q1=st.floats(0.0, 20.0),
        dq=st.floats(1e-3, 20.0))
 def test_qmap_monotone_in_q(a, w, b, q1, dq):
     assert mf.qmap(a, w, b, q1 + dq) > mf.qmap(a, w, b, q1)
 
 
-@settings(max_examples=15, deadline=None)
+@settings(max_examples=15, deadline=None, derandomize=True)
 @given(a=st.sampled_from(["tanh", "erf"]), b=st.one_of(st.just(0.0), st.floats(1e-8, 2.0)))
 def test_chi1_is_one_on_the_critical_line(a, b):
     w = mf.critical_sigma_w2(a, b)
@@ -201,13 +201,13 @@ def test_gelu_silu_critical_point_stability(a):
         assert mf.chi_q(a, w, b) < 1.0
 
 
-@settings(max_examples=25, deadline=None)
+@settings(max_examples=25, deadline=None, derandomize=True)
 @given(w=st.floats(0.01, 10.0), b=st.floats(0.0, 5.0))
 def test_relu_chi1_is_half_sigma_w2(w, b):
     assert mf.chi1("relu", w, b) == pytest.approx(w / 2, rel=1e-15)
 
 
-@settings(max_examples=12, deadline=None)
+@settings(max_examples=12, deadline=None, derandomize=True)
 @given(a=st.sampled_from(ACTS), w=st.floats(0.2, 1.9), b=st.floats(0.0, 1.0), c=st.floats(-1.0, 1.0))
 def test_cmap_maps_interval_and_fixes_one(a, w, b, c):
     out = mf.cmap(a, w, b, c)
@@ -237,6 +237,8 @@ def test_ordered_phase_and_depth_scales():
     assert mf.chi1("relu", 2.0, 0.0) == 1.0 and mf.c_star("relu", 2.0, 0.0) == 1.0
     assert mf.depth_scales("relu", 2.0, 0.0) == (math.inf, math.inf)
     assert mf.phase("relu", 2.0, 0.0) == "critical"
+    assert mf.phase("relu", 3.0, 0.1) == "unbounded" and mf.phase("silu", 8.0, 0.1) == "unbounded"
+    assert list(mf.phase("tanh", np.array([0.5, 2.5]), 0.1)) == ["ordered", "chaotic"]
     with pytest.raises(ValueError, match="marginal"):
         mf.q_star("relu", 2.0, 0.0)
 
