@@ -691,7 +691,7 @@ def depth_scales(activation, sigma_w2, sigma_b2):
 
 
 def phase(activation, sigma_w2, sigma_b2, tol: float = 1e-10):
-    """Phase label: ``"ordered"`` (:math:`\chi_1 < 1 - tol`), ``"chaotic"`` (:math:`\chi_1 > 1 + tol`),
+    r"""Phase label: ``"ordered"`` (:math:`\chi_1 < 1 - tol`), ``"chaotic"`` (:math:`\chi_1 > 1 + tol`),
     ``"critical"``, or ``"unbounded"`` where the q-map has no stable fixed point (``q^l`` diverges; the same
     label as :class:`PhaseDiagram`). Arrays broadcast (then an array of str).
     """

@@ -21,6 +21,12 @@ RTOL = 1e-10  # the accuracy target of the issue; measured errors are ~1e-15 (se
 
 
 # ------------------------------------------------------------------ mpmath reference data
+def test_reference_data_is_complete():
+    """The stored mpmath data must be the full 30-digit set (a --smoke run must never overwrite it)."""
+    assert REF["mpmath_dps"] >= 30
+    assert len(REF["fixed_points"]) >= 10 and len(REF["critical"]) >= 4 and len(REF["kernels"]) >= 2
+
+
 @pytest.mark.parametrize("rec", REF["fixed_points"], ids=lambda r: f"{r['activation']}-{r['sigma_w2']}-{r['sigma_b2']}")
 def test_fixed_points_vs_mpmath(rec):
     a, w, b = rec["activation"], rec["sigma_w2"], rec["sigma_b2"]
