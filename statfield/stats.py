@@ -102,11 +102,13 @@ class MomentAccumulator:
             return self
         other = MomentAccumulator(self.shape)
         other.n = nb
-        other.mean = batch.mean(axis=0)
+        shift = batch[0]  # shifted two-pass mean: constant data give exactly zero central moments
+        other.mean = shift + (batch - shift).mean(axis=0)
         d = batch - other.mean
-        other.M2 = np.sum(d**2, axis=0)
-        other.M3 = np.sum(d**3, axis=0)
-        other.M4 = np.sum(d**4, axis=0)
+        d2 = d * d
+        other.M2 = np.sum(d2, axis=0)
+        other.M3 = np.sum(d2 * d, axis=0)
+        other.M4 = np.sum(d2 * d2, axis=0)
         return self.merge(other)
 
     def merge(self, other: "MomentAccumulator"):

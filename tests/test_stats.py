@@ -249,3 +249,13 @@ def test_bad_input_raises():
         integrated_time(np.ones(100))
     with pytest.raises(ValueError, match="max_lag"):
         LaggedCorrelator(5).update(np.zeros((3, 4)))
+
+
+def test_constant_data_have_exactly_zero_central_moments():
+    """A deterministic observable (e.g. G^1 for a fixed input) must not acquire round-off variance."""
+    acc = MomentAccumulator()
+    x = np.full(1000, 0.1 + 1.5 * 1.0 / 3.0)
+    for chunk in np.array_split(x, 7):
+        acc.update(chunk)
+    assert acc.n == 1000 and acc.M2 == 0.0 and acc.M3 == 0.0 and acc.M4 == 0.0
+    assert acc.mean == x[0]

@@ -137,7 +137,8 @@ def _moments(a):
     """A :class:`MomentAccumulator` of the batch ``a`` (``(n, *shape)``), with cheap integer powers."""
     acc = MomentAccumulator(a.shape[1:])
     acc.n = a.shape[0]
-    acc.mean = a.mean(axis=0)
+    shift = a[0]  # shifted two-pass mean: a constant observable (e.g. G^1) gets exactly zero moments
+    acc.mean = shift + (a - shift).mean(axis=0)
     d = a - acc.mean
     d2 = d * d
     acc.M2 = d2.sum(axis=0)

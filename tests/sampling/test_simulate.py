@@ -156,3 +156,12 @@ def test_sampling_never_imports_sympy():
             "assert 'sympy' not in sys.modules, 'sympy imported'")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
+
+
+@pytest.mark.parametrize("method", ["collective", "preactivation", "weights"])
+def test_first_layer_conditional_variance_is_deterministic(method):
+    """G^1 = sigma_b2 + sigma_w2 |x|^2/d_in is fixed by the input: its variance and kurtosis are exactly 0."""
+    res = sf.simulate("relu", 1.5, 0.1, width=16, depth=2, n_samples=300, method=method, seed=3)
+    assert res["G_var"][0].value == 0.0 and res["G_var"][0].stderr == 0.0
+    assert res["kurtosis"][0].value == 0.0
+    assert res["G"][0].value == pytest.approx(1.6, rel=1e-15)
