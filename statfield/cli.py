@@ -22,6 +22,9 @@ import argparse
 import json
 import math
 import sys
+from pathlib import Path
+
+import numpy as np
 
 __all__ = ["main", "build_parser"]
 
@@ -145,6 +148,12 @@ def _cmd_sample(args):
     import statfield
 
     kw = dict(method=args.method, backend=args.backend, seed=args.seed)
+    if args.inputs is not None:
+        try:
+            kw["inputs"] = _load_inputs(args.inputs)
+        except (OSError, ValueError) as exc:
+            print(f"error: --inputs: {exc}", file=sys.stderr)
+            return 2
     if args.method != "mcmc":
         kw["progress"] = (not args.json) and sys.stderr.isatty()  # tqdm bar on long interactive runs
     try:
@@ -173,8 +182,26 @@ def _cmd_sample(args):
             show = show[:5] + show[-5:]
         for i in show:
             e = items[i]
-            print(f"    layer {i + 1:>4}: {e.value:.6g} ± {e.stderr:.2g}")
+            if np.ndim(e.value) == 0:
+                print(f"    layer {i + 1:>4}: {e.value:.6g} ± {e.stderr:.2g}")
+            else:  # P x P Gram / G matrices of several inputs
+                val = np.array2string(np.asarray(e.value), precision=5, separator=", ", prefix=" " * 16)
+                err = np.array2string(np.asarray(e.stderr), separator=", ", prefix=" " * 16,
+                                      formatter={"float_kind": lambda x: f"{x:.2g}"})
+                print(f"    layer {i + 1:>4}: {val}\n          stderr: {err}")
     return 0
+
+
+def _load_inputs(path):
+    """Read a P x d_in input matrix: ``.npy`` with ``allow_pickle=False``, otherwise ``np.loadtxt``."""
+    path = Path(path)
+    X = np.load(path, allow_pickle=False) if path.suffix == ".npy" else np.loadtxt(path, ndmin=2)
+    X = np.asarray(X, dtype=float)
+    if X.ndim == 1:
+        X = X[None, :]
+    if X.ndim != 2 or not np.all(np.isfinite(X)):
+        raise ValueError(f"{path} must hold a finite P x d_in matrix, got shape {X.shape}")
+    return X
 
 
 # --------------------------------------------------------------------------- validate
@@ -297,6 +324,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--method", default="auto", choices=["auto", "weights", "preactivation", "collective", "mcmc"])
     s.add_argument("--backend", default="numpy", help="numpy (default) or cupy")
     s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--inputs", type=Path, default=None, metavar="FILE",
+                   help="P x d_in input matrix as a text file (np.loadtxt) or .npy (never unpickled); "
+                        "default: one input with |x|^2/d_in = 1")
     s.add_argument("--json", action="store_true")
     s.set_defaults(fn=_cmd_sample)
 

@@ -5,6 +5,7 @@ import shutil
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 from statfield.cli import build_parser, main
@@ -131,3 +132,26 @@ def test_validate_json_and_exit_codes(capsys, tmp_path, monkeypatch):
 def test_parser_rejects_two_profiles():
     with pytest.raises(SystemExit):
         build_parser().parse_args(["validate", "--quick", "--full"])
+
+
+def test_sample_with_inputs_file(tmp_path, capsys):
+    """Several inputs from a text file: the Gram matrix per layer, printed and as JSON."""
+    import json as _json
+
+    from statfield.cli import main as _main
+
+    X = tmp_path / "X.txt"
+    X.write_text("1 0 0\n0.6 0.8 0\n")
+    args = ["sample", "erf", "--sigma-w2", "2", "--sigma-b2", "0.05", "--width", "32", "--depth", "2",
+            "--n-samples", "50", "--inputs", str(X)]
+    assert _main(args) == 0
+    out = capsys.readouterr().out
+    assert "gram:" in out and "stderr:" in out
+    assert _main(args + ["--json"]) == 0
+    d = _json.loads(capsys.readouterr().out)
+    assert d["parameters"]["inputs"] == [[1.0, 0.0, 0.0], [0.6, 0.8, 0.0]]
+    gram1 = np.asarray(d["estimates"]["gram"][0]["value"])
+    assert gram1.shape == (2, 2) and np.allclose(gram1, gram1.T)
+    bad = tmp_path / "bad.txt"
+    bad.write_text("1 nan\n")
+    assert _main(args[:-1] + [str(bad)]) == 2
