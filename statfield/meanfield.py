@@ -400,7 +400,7 @@ def qmap(activation, sigma_w2, sigma_b2, q):
     """
     act = _act(activation)
     scalar, (sw, sb, q) = _params(sigma_w2, sigma_b2, q)
-    if np.any(q < 0):
+    if not np.all(np.isfinite(q) & (q >= 0)):  # NaN/inf would otherwise fail deep in the quadrature
         raise ValueError(f"q must be finite and >= 0, got {q!r}")
     return _out(sw * _m_only(act, q) + sb, scalar)
 

@@ -166,8 +166,13 @@ def _records_table(records):
 def summary_markdown(records, summary, derivation_status, files, runtime, profile, theory_rows=()) -> str:
     """The terminal-readable summary (Markdown)."""
     lines = ["# statfield report", ""]
-    verdict = "ALL CHECKS PASSED" if summary["n_failed"] == 0 and not any(
-        s["status"] == "error" for s in derivation_status.values()) else "FAILURES (see below)"
+    ok = summary["n_failed"] == 0 and not any(s["status"] == "error" for s in derivation_status.values())
+    if not ok:
+        verdict = "FAILURES (see below)"
+    elif summary.get("n_skipped", 0):
+        verdict = f"ALL CHECKS THAT RAN PASSED ({summary['n_skipped']} skipped: see below)"
+    else:
+        verdict = "ALL CHECKS PASSED"
     lines += [f"**{verdict}** - {summary['n_checks']} theory-vs-Monte-Carlo comparisons, "
               f"{summary['n_failed']} failed, {summary['n_skipped']} skipped "
               f"(profile `{profile}`, seed {summary['seed']}, {runtime:.0f} s).", "",

@@ -11,6 +11,11 @@ from statfield.symbolic.derivation import compile_pdf
 HAVE_PDFLATEX = shutil.which("pdflatex") is not None
 
 
+def test_catalogue_is_complete():
+    """DERIVATIONS parametrises the test below: an empty catalogue must fail, not skip silently."""
+    assert set(DERIVATIONS) >= {"action", "general-phi", "linear-eft", "relu-eft", "paper-comparison", "finite-width"}
+
+
 @pytest.mark.parametrize("name", list(DERIVATIONS))
 def test_derivation_builds_and_compiles(name, tmp_path):
     d = build_derivation(name)

@@ -25,6 +25,8 @@ def test_reference_data_is_complete():
     """The stored mpmath data must be the full 30-digit set (a --smoke run must never overwrite it)."""
     assert REF["mpmath_dps"] >= 30
     assert len(REF["fixed_points"]) >= 10 and len(REF["critical"]) >= 4 and len(REF["kernels"]) >= 2
+    # the neural-tangents oracle parametrises test_nngp_vs_neural_tangents: an empty list would skip silently
+    assert len(NT["cases"]) >= 10 and len(NT["inputs"]) >= 2
 
 
 @pytest.mark.parametrize("rec", REF["fixed_points"], ids=lambda r: f"{r['activation']}-{r['sigma_w2']}-{r['sigma_b2']}")
@@ -305,6 +307,9 @@ def test_no_fixed_point_errors():
         mf.cmap("tanh", 1.0, 0.1, 1.5)
     with pytest.raises(ValueError, match="sigma_b2"):
         mf.critical_sigma_w2("tanh", -1.0)
+    for bad_q in (-1.0, np.nan, np.inf):  # non-finite q used to fail deep in the quadrature without naming q
+        with pytest.raises(ValueError, match="q must be finite"):
+            mf.qmap("tanh", 1.0, 0.1, bad_q)
 
 
 def test_kinked_user_activation_is_flagged():

@@ -128,7 +128,7 @@ def test_mehler_series_vs_direct_2d(q1, q2, rho):
     der = Q.mehler_kernel(A1, A2, rho, T1, T2, derivative=True)
     d = lambda t: 1 - np.tanh(t) ** 2  # noqa: E731
     dref = Q.expect2(d, d, q1, q2, rho * math.sqrt(q1 * q2)) * math.sqrt(q1 * q2)
-    assert abs(der - dref) < 1e-9 * abs(dref) + 1e-12 or abs(rho) == 1.0
+    assert abs(der - dref) < 1e-9 * abs(dref) + 1e-12  # also at rho = +-1 (measured error 2.5e-13 relative)
 
 
 def test_kernel_dispatch_closed_form_and_quadrature():

@@ -173,8 +173,14 @@ def test_tau_int_ar1(rng):
         x = ar1(2 ** 16, a, 4, rng)
         tau = integrated_time(x)
         assert abs(tau.z((1 + a) / (1 - a))) < 5, (a, tau)
-    rho = autocorrelation_function(ar1(2 ** 16, 0.8, 4, rng))
-    np.testing.assert_allclose(rho[:4], 0.8 ** np.arange(4), atol=0.02)
+    a, n, chains = 0.8, 2 ** 16, 4
+    rho = autocorrelation_function(ar1(n, a, chains, rng))
+    assert rho[0] == 1.0
+    # Bartlett's large-sample variance of rho_hat(k) for AR(1) (Box & Jenkins), n * chains samples in all
+    k = np.arange(1, 4)
+    se = np.sqrt(((1 + a * a) * (1 - a ** (2 * k)) / (1 - a * a) - 2 * k * a ** (2 * k)) / (n * chains))
+    z = (rho[1:4] - a ** k) / se
+    assert np.all(np.abs(z) < 5), z
 
 
 def test_blocking_error_calibrated(rng):

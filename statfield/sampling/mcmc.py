@@ -330,6 +330,9 @@ class CollectiveMCMC:
         lo, hi = (float(b) for b in log_bounds)
         if not lo < hi:
             raise ValueError(f"log_bounds must satisfy low < high, got {log_bounds!r}")
+        if self.periodic and not (math.isfinite(hi) and (self.sigma_b2 > 0 or math.isfinite(lo))):
+            raise ValueError("log_bounds must be finite above (and below when sigma_b2 = 0) for the periodic ring, "
+                             f"which is improper without a box (module docstring); got {log_bounds!r}")
         self.log_bounds = (lo, hi)
         # boundary column(s) in log variables
         self._bcols = None

@@ -384,6 +384,9 @@ def simulate(activation, sigma_w2, sigma_b2, width, depth, n_samples, inputs=Non
     t0 = time.perf_counter()
     act = get_activation(activation)
     sigma_w2, sigma_b2 = check_variances(sigma_w2, sigma_b2)
+    for name, val in (("sigma_w2", sigma_w2), ("sigma_b2", sigma_b2)):
+        if np.ndim(val) != 0:  # one network per call: arrays would fail later without naming the parameter
+            raise ValueError(f"{name} must be a scalar, got an array of shape {np.shape(val)}")
     depth = check_int(depth, "depth", minimum=1)
     widths = _widths(width, depth)
     n_samples = check_int(n_samples, "n_samples", minimum=2)

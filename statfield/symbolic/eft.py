@@ -170,6 +170,9 @@ class QuadraticEFT:
     # ------------------------------------------------------------------ lattice
     def precision(self, qq=q):
         r"""Lattice precision :math:`M(q) = H_{cc}+H_{pp}+H_{cp}e^{-iq}+H_{cp}^Te^{iq}` (Hermitian SymPy Matrix)."""
+        qs = sp.sympify(qq)
+        if qs.is_number and qs.is_finite is not True:  # a numeric wavenumber must be finite (no silent nan matrix)
+            raise ValueError(f"q must be finite, got {qq!r}")
         M = self.H_cc + self.H_pp + self.H_cp * sp.exp(-sp.I * qq) + self.H_pc * sp.exp(sp.I * qq)
         return M.applyfunc(lambda e: sp.simplify(e.rewrite(sp.cos))) if self.activation == "linear" else M
 

@@ -196,8 +196,15 @@ def _run_one(chk: _Check, profile, seed, outdir):
     t0 = time.perf_counter()
     try:
         recs = list(chk.fn(profile, seed, outdir))
-    except ImportError as exc:  # a statfield module that has not landed / an optional dependency
-        recs = [skipped(chk.name, chk.description, f"{type(exc).__name__}: {exc}", group=chk.group)]
+    except ImportError as exc:
+        if (getattr(exc, "name", None) or "").split(".")[0] == "statfield":
+            # statfield's own modules always exist: a failed import is a broken package, never a skip
+            tb = f"{type(exc).__name__}: {exc}"
+            rec = skipped(chk.name, chk.description, f"error: {tb}", group=chk.group)
+            rec.skipped, rec.passed, rec.reason = False, False, f"check raised {tb}"
+            recs = [rec]
+        else:  # an optional third-party dependency (cupy, ...): reported as skipped, with the reason
+            recs = [skipped(chk.name, chk.description, f"{type(exc).__name__}: {exc}", group=chk.group)]
     except Exception as exc:  # noqa: BLE001 - a broken check is a failure, not a crash of the harness
         tb = traceback.format_exception_only(type(exc), exc)[-1].strip()
         rec = skipped(chk.name, chk.description, f"error: {tb}", group=chk.group)

@@ -120,6 +120,11 @@ def test_bad_input_raises():
         simulate_mcmc("linear", 0.5, 0.1, 4, 4, 1)
     with pytest.raises(ValueError, match="log_bounds"):
         CollectiveMCMC("linear", 4, 0.5, 0.1, 4, log_bounds=(1.0, 0.0))
+    with pytest.raises(ValueError, match="log_bounds"):  # the ring is improper without an upper box
+        CollectiveMCMC("linear", 4, 0.5, 0.1, 4, log_bounds=(-np.inf, np.inf))
+    with pytest.raises(ValueError, match="log_bounds"):  # ... and, at sigma_b2 = 0, without a lower one
+        CollectiveMCMC("linear", 4, 0.5, 0.0, 4, log_bounds=(-np.inf, 3.0))
+    CollectiveMCMC("linear", 4, 0.5, 0.1, 4, boundary={"q": 1.0}, log_bounds=(-np.inf, np.inf))  # open chain: proper
     with pytest.raises(ValueError, match="width"):
         CollectiveMCMC("relu", 1, 0.5, 0.1, 4)
 
@@ -254,10 +259,10 @@ def test_array_api_strict_backend_matches_numpy():
     kw = dict(n_samples=20, n_chains=8, burn_in=10, seed=4, eft_lags=(0, 1))
     a = simulate_mcmc("relu", 1.2, 0.3, 50, 4, backend="numpy", **kw)
     b = simulate_mcmc("relu", 1.2, 0.3, 50, 4, backend="array_api_strict", **kw)
-    for k in a:
-        if k == "eft_corr":
-            continue
+    assert "eft_corr" in a and "q" in a
+    for k in a:  # including the matrix-valued eft_corr (values and error bars)
         np.testing.assert_allclose([e.value for e in a[k]], [e.value for e in b[k]], rtol=1e-10, atol=1e-12)
+        np.testing.assert_allclose([e.stderr for e in a[k]], [e.stderr for e in b[k]], rtol=1e-10, atol=1e-12)
 
 
 def test_ring_eft_correlators_and_diagnostics():

@@ -50,7 +50,8 @@ def test_linear_gram_mean_is_exact_at_finite_width():
         K = sb + sw * K
         for name in ("gram", "G") if l else ("gram",):  # G^1 is deterministic: checked exactly below
             e = res[name][l]
-            z = (e.value - K) / np.where(e.stderr > 0, e.stderr, np.inf)
+            assert np.all(e.stderr > 0), (name, l + 1, e.stderr)  # a zero error bar would make z vacuous
+            z = (e.value - K) / e.stderr
             assert np.all(np.abs(z) < 5), (name, l + 1, z)
     # the first-layer G is deterministic and exact
     np.testing.assert_allclose(res["G"][0].value, sb + sw * X @ X.T / 5, rtol=1e-13)

@@ -212,5 +212,7 @@ def test_bad_input(lin):
         lin.correlator(0, 0.5, -0.1)
     with pytest.raises(ValueError, match="kind"):
         lin.correlation_length("fourier")
+    with pytest.raises(ValueError, match="q must be finite"):
+        lin.precision(float("nan"))
     with pytest.raises(ValueError, match="sigma_w2"):
         quadratic_eft("relu").correlation_length("lattice", sigma_w2=2.5)

@@ -155,7 +155,7 @@ def test_derivation_renders(tmp_path):
 
     if pdflatex_available():
         path = d.write(tmp_path / "fw.tex")
-        assert path.with_suffix(".pdf").exists()
+        assert path.with_suffix(".pdf").read_bytes()[:5] == b"%PDF-"
 
 
 def test_catalog_entry():

@@ -56,8 +56,12 @@ def test_run_checks_handles_skips_errors_and_failures(registry, tmp_path):
     def ok(profile, seed, outdir):
         return [compare("t-ok/x", "x", 1.0, Estimate(1.0, 0.1, 10))]
 
-    @core.register_check("t-missing", "testgroup", "needs a module that does not exist")
+    @core.register_check("t-missing", "testgroup", "needs an optional third-party module that is absent")
     def missing(profile, seed, outdir):
+        import statfield_optional_dependency_that_is_absent  # noqa: F401
+
+    @core.register_check("t-own-import", "testgroup", "a broken import of statfield's own code")
+    def own(profile, seed, outdir):
         import statfield.this_module_does_not_exist  # noqa: F401
 
     @core.register_check("t-broken", "testgroup", "raises")
@@ -71,18 +75,19 @@ def test_run_checks_handles_skips_errors_and_failures(registry, tmp_path):
     with pytest.raises(ValueError, match="registered twice"):
         core.register_check("t-ok", "g", "d")(ok)
     seen = []
-    recs, s = run_checks(["t-ok", "t-missing", "t-broken", "t-wrong"], seed=3, outdir=tmp_path / "figs",
-                         progress=seen.append)
-    assert seen == ["t-ok", "t-missing", "t-broken", "t-wrong"]
+    recs, s = run_checks(["t-ok", "t-missing", "t-own-import", "t-broken", "t-wrong"], seed=3,
+                         outdir=tmp_path / "figs", progress=seen.append)
+    assert seen == ["t-ok", "t-missing", "t-own-import", "t-broken", "t-wrong"]
     by = {r.check: r for r in recs}
     assert by["t-ok"].status == "pass" and by["t-ok"].seed == 3 and by["t-ok"].group == "testgroup"
     assert by["t-missing"].skipped and "ModuleNotFoundError" in by["t-missing"].reason
+    assert by["t-own-import"].failed and "this_module_does_not_exist" in by["t-own-import"].reason
     assert by["t-broken"].failed and "boom" in by["t-broken"].reason
     assert by["t-wrong"].failed
-    assert s["n_failed"] == 2 and s["n_skipped"] == 1 and s["n_checks"] == 3
+    assert s["n_failed"] == 3 and s["n_skipped"] == 1 and s["n_checks"] == 4
     assert any("boom" in f for f in s["failures"]) and any("t-wrong" in f or "x:" in f for f in s["failures"])
     assert (tmp_path / "figs").is_dir()
-    assert set(s["timings"]) == {"t-ok", "t-missing", "t-broken", "t-wrong"}
+    assert set(s["timings"]) == {"t-ok", "t-missing", "t-own-import", "t-broken", "t-wrong"}
 
 
 def test_run_checks_rejects_bad_arguments():
