@@ -496,6 +496,18 @@ def _log_multiplier(act, n):
                      f"exact log-moments, got a_plus={act.a_plus}, a_minus={act.a_minus}")
 
 
+def _zero_bias_inputs(activation, sigma_w2, depth, K1, width):
+    """Validated ``(act, sigma_w2, depth, K1, widths)`` for the zero-bias ln q results."""
+    act = get_activation(activation)
+    sigma_w2 = check_positive(sigma_w2, "sigma_w2")
+    depth = check_int(depth, "depth", minimum=1)
+    K1 = check_positive(K1, "K1")
+    widths = _widths(width, depth)
+    if widths is None:
+        raise ValueError("width must be an integer >= 1 or one per layer")
+    return act, sigma_w2, depth, K1, widths
+
+
 def log_q_moments(activation, sigma_w2, depth, K1, width) -> LogQMoments:
     r"""Exact mean and variance of :math:`\ln q^{(l)}` at zero bias (linear and rectified activations).
 
@@ -511,13 +523,7 @@ def log_q_moments(activation, sigma_w2, depth, K1, width) -> LogQMoments:
       :math:`\mathbb E_k[\psi(k/2)] + \ln(2a^2/n_j)`, variance
       :math:`\mathbb E_k[\psi_1(k/2)] + \mathrm{Var}_k[\psi(k/2)]`.
     """
-    act = get_activation(activation)
-    sigma_w2 = check_positive(sigma_w2, "sigma_w2")
-    depth = check_int(depth, "depth", minimum=1)
-    K1 = check_positive(K1, "K1")
-    widths = _widths(width, depth)
-    if widths is None:
-        raise ValueError("width must be an integer >= 1 or one per layer")
+    act, sigma_w2, depth, K1, widths = _zero_bias_inputs(activation, sigma_w2, depth, K1, width)
     mean = np.empty(depth)
     var = np.empty(depth)
     alive = np.empty(depth)
@@ -548,13 +554,7 @@ def lognormal_limit(activation, sigma_w2, depth, K1, width) -> LogQMoments:
     :math:`s_l^2 = c\sum_{j<l}1/n_j + 2/n_l`; for ReLU :math:`s_l^2\simeq 5(l-1)/n`, linear
     :math:`2l/n`. ``p_alive`` is 1 (dead layers are :math:`O(2^{-n})`).
     """
-    act = get_activation(activation)
-    sigma_w2 = check_positive(sigma_w2, "sigma_w2")
-    depth = check_int(depth, "depth", minimum=1)
-    K1 = check_positive(K1, "K1")
-    widths = _widths(width, depth)
-    if widths is None:
-        raise ValueError("width must be an integer >= 1 or one per layer")
+    act, sigma_w2, depth, K1, widths = _zero_bias_inputs(activation, sigma_w2, depth, K1, width)
     c = critical_vertex_slope(act)
     inv = 1.0 / widths.astype(float)
     s2 = c * np.concatenate([[0.0], np.cumsum(inv[:-1])]) + 2.0 * inv

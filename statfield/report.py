@@ -305,7 +305,7 @@ def make_report(out="statfield-report", profile="quick", seed=0, pdf=None, progr
     extra_figs = {}
     t0 = time.perf_counter()
     try:
-        p = _phase_diagram_figure(figdir)
+        _phase_diagram_figure(figdir)
         extra_figs["phase_diagram_tanh.png"] = (r"Mean-field phase diagram of $\tanh$: the order--chaos line "
                                                 r"$\chi_1 = 1$ and the depth scale $\xi_c$ (Schoenholz et al. 2017).")
     except Exception as exc:  # noqa: BLE001 - a missing figure is reported, not fatal

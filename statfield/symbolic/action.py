@@ -618,7 +618,6 @@ def action_derivation(activation="general", check_cases=((2, 1), (2, 2), (None, 
     )
     rec = {}
     _layer_delta(_outputs(2, 2), _hidden_inputs(phi, 1, 2), _N, _N, 2, _SW2, _SB2, record=rec)
-    lam = rec["lambda"]
     d.step(
         "Integrating out the weights and the biases",
         r"Each $W_{ij}$ and $b_i$ enters as $-\tfrac12 A w^2 + i s w$ with an imaginary source $s$, so "

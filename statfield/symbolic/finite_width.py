@@ -336,7 +336,6 @@ def finite_width_derivation(numeric_tables: bool = True) -> Derivation:
            approximation=r"1/n expansion (first order in $\hat G - K$ for the propagation term)")
     # 3. exact chain
     mu = multiplier_moments(3)
-    A2, A4 = sp.Symbol("A_2"), sp.Symbol("A_4")
     d.step("Exact chain for the scale-invariant class",
            r"For $\phi = a_+z\theta(z) + a_-z\theta(-z)$ the sum factorises: $\hat G^{(l+1)} = \sigma_b^2 + \sigma_w^2X_l\hat G^{(l)}$ "
            r"with $X_l = \frac1n\sum_i\phi(\xi_i)^2 = (a_+^2\chi^2_k + a_-^2\chi^2_{n-k})/n$, $k\sim\mathrm{Bin}(n,\frac12)$, "

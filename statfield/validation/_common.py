@@ -17,7 +17,19 @@ from ..stats import Estimate
 
 __all__ = ["rng_for", "pick", "collective_chains", "preactivation_layers", "weights_layers", "mean_estimate",
            "lagged_covariances", "jackknife", "extrapolate_inverse_width", "difference", "sub_seed",
-           "bulk_mean_per_network"]
+           "bulk_mean_per_network", "finish"]
+
+
+def finish(recs, t0, fig=None):
+    """Stamp each record with its share of the check's wall time (since ``t0``) and the figure path."""
+    import time
+
+    dt = time.perf_counter() - t0
+    for r in recs:
+        r.runtime = dt / max(len(recs), 1)
+        if fig:
+            r.figure = fig
+    return recs
 
 
 def pick(profile, quick, full):

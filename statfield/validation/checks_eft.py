@@ -30,7 +30,7 @@ import time
 import numpy as np
 
 from ..stats import Estimate
-from ._common import collective_chains, jackknife, lagged_covariances, pick, sub_seed
+from ._common import collective_chains, finish, jackknife, lagged_covariances, pick, sub_seed
 from .core import compare, register_check
 
 __all__ = ["EFT_CASES", "check_eft_network", "check_eft_mcmc", "check_correlation_length"]
@@ -59,15 +59,6 @@ def _x1_for(act, sw2, sb2):
 
     qs = fields.q_star_large_n(act, sw2, sb2)
     return np.array([math.sqrt((qs - sb2) / sw2)])
-
-
-def _finish(recs, t0, fig=None):
-    dt = time.perf_counter() - t0
-    for r in recs:
-        r.runtime = dt / max(len(recs), 1)
-        if fig:
-            r.figure = fig
-    return recs
 
 
 def _panels(eft, sw2, sb2, mc_lags, mc_vals, mc_errs, title, L=None):
@@ -130,7 +121,7 @@ def _network_check(act, profile, seed, outdir):
         fig = theory_vs_mc(outdir / f"eft_{act}_network.png",
                            panels=_panels(eft, sw2, sb2, lags, vals, errs,
                                           rf"{act} networks, $N = {N}$, $\sigma_w^2 = {sw2}$: EFT vs MC"))
-    return _finish(recs, t0, fig)
+    return finish(recs, t0, fig)
 
 
 def _mcmc_check(act, profile, seed, outdir):
@@ -172,7 +163,7 @@ def _mcmc_check(act, profile, seed, outdir):
         fig = theory_vs_mc(outdir / f"eft_{act}_mcmc.png",
                            panels=_panels(eft, sw2, sb2, lags, vals, errs,
                                           rf"{act}: MCMC of the ring action, $N = {N}$, $L = {L}$", L=L))
-    return _finish(recs, t0, fig)
+    return finish(recs, t0, fig)
 
 
 @register_check("eft-linear-network", "eft", "linear EFT lagged correlators vs the bulk of deep networks")
@@ -261,4 +252,4 @@ def check_correlation_length(profile, seed, outdir):
         from .plots import theory_vs_mc
 
         fig = theory_vs_mc(outdir / "eft_correlation_length.png", panels=panels)
-    return _finish(recs, t0, fig)
+    return finish(recs, t0, fig)

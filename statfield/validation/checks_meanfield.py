@@ -27,21 +27,12 @@ import time
 
 import numpy as np
 
-from ._common import (bulk_mean_per_network, collective_chains, extrapolate_inverse_width, mean_estimate, pick,
+from ._common import (finish, bulk_mean_per_network, collective_chains, extrapolate_inverse_width, mean_estimate, pick,
                       preactivation_layers, rng_for, sub_seed)
 from ..stats import Estimate
 from .core import compare, register_check
 
 __all__ = ["check_linear_exact", "check_relu_q_star", "check_tanh_fixed_point", "check_c_star", "check_nngp"]
-
-
-def _finish(recs, t0, fig=None):
-    dt = time.perf_counter() - t0
-    for r in recs:
-        r.runtime = dt / max(len(recs), 1)
-        if fig:
-            r.figure = fig
-    return recs
 
 
 def _iterate_qmap(mf, act, sw2, sb2, K1, depth):
@@ -88,7 +79,7 @@ def check_linear_exact(profile, seed, outdir):
                                     "label": f"weight-space MC, N = {N}"}],
                            xlabel="layer l", ylabel=r"$E\,q^l$",
                            title=rf"linear, $\sigma_w^2 = {sw2}$, $\sigma_b^2 = {sb2}$", hline=float(mf.q_star("linear", sw2, sb2)))
-    return _finish(recs, t0, fig)
+    return finish(recs, t0, fig)
 
 
 @register_check("meanfield-relu-q-star", "meanfield",
@@ -125,7 +116,7 @@ def check_relu_q_star(profile, seed, outdir):
                            points=[{"x": L, "y": r.value("q"), "yerr": r.stderr("q"), "label": f"MC mean, N = {N}"}],
                            xlabel="layer l", ylabel=r"$E\,q^l$", hline=qs, logx=True,
                            title=rf"ReLU, $\sigma_w^2 = {sw2}$, $\sigma_b^2 = {sb2}$: $E\,q^l \to q^* = {qs:.4g}$")
-    return _finish(recs, t0, fig)
+    return finish(recs, t0, fig)
 
 
 @register_check("meanfield-tanh", "meanfield",
@@ -180,7 +171,7 @@ def check_tanh_fixed_point(profile, seed, outdir):
                                                                              r"$\sigma_w^2|\phi'(z)|^2/N$"),
                            "title": rf"tanh, $\sigma_w^2 = {sw2}$, $\sigma_b^2 = {sb2}$"})
         fig = theory_vs_mc(outdir / "meanfield_tanh.png", panels=panels)
-    return _finish(recs, t0, fig)
+    return finish(recs, t0, fig)
 
 
 @register_check("meanfield-c-star", "meanfield",
@@ -225,7 +216,7 @@ def check_c_star(profile, seed, outdir):
                                     "label": "MC (bulk, two inputs)"}],
                            xlabel="$1/N$", ylabel=r"bulk mean of $c^l$",
                            title=rf"tanh, chaotic phase ($\sigma_w^2 = {sw2}$, $\chi_c = {chi_c:.3f}$): $c^*$ from above")
-    return _finish(recs, t0, fig)
+    return finish(recs, t0, fig)
 
 
 _NNGP_X = np.array([[1.0, 0.5, -0.3, 0.2], [0.2, -1.0, 0.4, 0.9], [-0.6, 0.3, 1.2, -0.4]])
@@ -280,4 +271,4 @@ def check_nngp(profile, seed, outdir):
         from .plots import theory_vs_mc
 
         fig = theory_vs_mc(outdir / "nngp_kernels.png", panels=panels)
-    return _finish(recs, t0, fig)
+    return finish(recs, t0, fig)

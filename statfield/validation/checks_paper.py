@@ -32,7 +32,7 @@ import time
 import numpy as np
 
 from ..stats import Estimate
-from ._common import collective_chains, jackknife, lagged_covariances, pick
+from ._common import collective_chains, finish, jackknife, lagged_covariances, pick
 from .core import compare, register_check
 
 __all__ = ["PAPER_PARAMS", "mc_invariants", "check_paper"]
@@ -140,8 +140,4 @@ def check_paper(profile, seed, outdir):
         from .plots import theory_vs_mc
 
         fig = theory_vs_mc(outdir / "paper_sps17.png", panels=panels)
-    dt = time.perf_counter() - t0
-    for r in recs:
-        r.runtime = dt / len(recs)
-        r.figure = fig
-    return recs
+    return finish(recs, t0, fig)

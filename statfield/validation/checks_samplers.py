@@ -18,7 +18,7 @@ import time
 
 import numpy as np
 
-from ._common import collective_chains, difference, mean_estimate, pick, preactivation_layers, weights_layers
+from ._common import collective_chains, difference, finish, mean_estimate, pick, preactivation_layers, weights_layers
 from .core import compare, register_check
 
 __all__ = ["check_relu_k_binomial", "check_samplers_agree"]
@@ -48,6 +48,7 @@ def check_relu_k_binomial(profile, seed, outdir):
                         mean_estimate((dk * dq).mean(axis=1)), params, seed))
     recs.append(compare("relu-k-binomial/cov-k-kprev", "Cov(k^l, k^{l-1}) = 0", 0.0,
                         mean_estimate((dk[:, 1:] * dk[:, :-1]).mean(axis=1)), params, seed))
+    fig = None
     if outdir is not None:
         from math import comb
 
@@ -62,12 +63,7 @@ def check_relu_k_binomial(profile, seed, outdir):
                            points=[{"x": vals, "y": freq, "yerr": err, "label": f"weight-space MC, N = {N}"}],
                            xlabel="k (positive units)", ylabel="P(k)",
                            title="ReLU: number of positive units per layer")
-        for r in recs:
-            r.figure = fig
-    dt = time.perf_counter() - t0
-    for r in recs:
-        r.runtime = dt / len(recs)
-    return recs
+    return finish(recs, t0, fig)
 
 
 @register_check("samplers-agree", "samplers",
@@ -97,6 +93,7 @@ def check_samplers_agree(profile, seed, outdir):
             d = difference(mean_estimate(f(res[other])), mean_estimate(f(res["collective"])))
             recs.append(compare(f"samplers-agree/{other}-collective/{label.replace(' ', '')}",
                                 f"{label}: {other} sampler minus collective sampler = 0", 0.0, d, params, seed))
+    fig = None
     if outdir is not None:
         from .plots import theory_vs_mc
 
@@ -113,9 +110,4 @@ def check_samplers_agree(profile, seed, outdir):
         fig = theory_vs_mc(outdir / "samplers_agree.png", panels=[
             {"points": pts, "xlabel": "layer l", "ylabel": r"$E\,q^l$", "title": f"ReLU, N = {N}: mean of q"},
             {"points": pts2, "xlabel": "layer l", "ylabel": r"$\mathrm{Var}\,q^l$", "title": "variance of q (error bar of E q^2)"}])
-        for r in recs:
-            r.figure = fig
-    dt = time.perf_counter() - t0
-    for r in recs:
-        r.runtime = dt / len(recs)
-    return recs
+    return finish(recs, t0, fig)
