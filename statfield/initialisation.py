@@ -123,7 +123,8 @@ def variance_propagation(activation, widths, scheme="fan_in", sigma_w2=1.0, sigm
     for l in range(L):
         phi2[l], dphi2[l] = _moments(act, q[l])
         if l + 1 < L:
-            q[l + 1] = v[l + 1] * w[l + 1] * phi2[l] + sigma_b2
+            with np.errstate(over="ignore"):
+                q[l + 1] = v[l + 1] * w[l + 1] * phi2[l] + sigma_b2
             if not math.isfinite(q[l + 1]):
                 raise OverflowError(f"q overflows float64 at layer {l + 2}")
     g = np.empty(L)
