@@ -102,6 +102,28 @@ def _interpolation_limit(r, s_w, s_e, s_0):
     return math.inf if s_e > 0 else s_e
 
 
+def _grid(t, ridge):
+    """Validate the exclusive choice of gradient-flow times ``t`` or ridge parameters; returns (kind, 1-D array)."""
+    if (t is None) == (ridge is None):
+        raise ValueError("give exactly one of t (gradient-flow time) or ridge (ridge parameter)")
+    if t is not None:
+        tt = np.atleast_1d(np.asarray(t, dtype=float))
+        if np.any(np.isnan(tt)) or np.any(tt < 0):
+            raise ValueError(f"t must be >= 0 (inf allowed), got {t!r}")
+        return "t", tt
+    return "ridge", np.atleast_1d(np.asarray(check_nonnegative(ridge, "ridge"), dtype=float))
+
+
+def _mode_errors(lam, kind, grid, s_w, s_e, s_0):
+    """Per-mode errors (modes x grid) for gradient flow from w0 (kind "t") or ridge from w0 = 0 (kind "ridge")."""
+    if kind == "t":
+        return _mode_error_time(lam, grid, s_w, s_e, s_0)
+    L, g = np.asarray(lam, dtype=float)[:, None], grid[None, :]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        den = (L + g) ** 2
+        return np.where(L + g > 0, (s_w * g**2 + s_e * L) / np.where(den > 0, den, 1.0), s_w)
+
+
 def generalization_error(eigenvalues, sigma_wbar2=1.0, sigma_eps2=0.1, sigma_w02=0.0, t=None, ridge=None):
     r"""Generalisation error for a given spectrum of :math:`X^\top X` (exact given the spectrum).
 
@@ -131,19 +153,8 @@ def generalization_error(eigenvalues, sigma_wbar2=1.0, sigma_eps2=0.1, sigma_w02
     lam = np.asarray(check_nonnegative(eigenvalues, "eigenvalues"), dtype=float).reshape(-1)
     if lam.size == 0:
         raise ValueError("eigenvalues must be non-empty")
-    if (t is None) == (ridge is None):
-        raise ValueError("give exactly one of t (gradient-flow time) or ridge (ridge parameter)")
-    if t is not None:
-        tt = np.atleast_1d(np.asarray(t, dtype=float))
-        if np.any(np.isnan(tt)) or np.any(tt < 0):
-            raise ValueError(f"t must be >= 0 (inf allowed), got {t!r}")
-        per = _mode_error_time(lam, tt, s_w, s_e, s_0)
-    else:
-        g = np.atleast_1d(np.asarray(check_nonnegative(ridge, "ridge"), dtype=float))[None, :]
-        L = lam[:, None]
-        with np.errstate(divide="ignore", invalid="ignore"):
-            den = (L + g) ** 2
-            per = np.where(L + g > 0, (s_w * g**2 + s_e * L) / np.where(den > 0, den, 1.0), s_w)
+    kind, grid = _grid(t, ridge)
+    per = _mode_errors(lam, kind, grid, s_w, s_e, s_0)
     out = per.mean(axis=0) + s_e
     return float(out[0]) if np.ndim(t if t is not None else ridge) == 0 else out
 
@@ -165,22 +176,13 @@ def asymptotic_generalization_error(r, sigma_wbar2=1.0, sigma_eps2=0.1, sigma_w0
     s_w, s_e, s_0 = _params(sigma_wbar2, sigma_eps2, sigma_w02)
     lam, w = _mp_quadrature(r)
     atom = max(0.0, 1.0 - r)
-    if (t is None) == (ridge is None):
-        raise ValueError("give exactly one of t (gradient-flow time) or ridge (ridge parameter)")
-    if t is not None:
-        tt = np.atleast_1d(np.asarray(t, dtype=float))
-        if np.any(np.isnan(tt)) or np.any(tt < 0):
-            raise ValueError(f"t must be >= 0 (inf allowed), got {t!r}")
-        per = _mode_error_time(lam, tt, s_w, s_e, s_0)
-        frozen = s_w + s_0
-    else:
-        g = np.atleast_1d(np.asarray(check_nonnegative(ridge, "ridge"), dtype=float))[None, :]
-        per = (s_w * g**2 + s_e * lam[:, None]) / (lam[:, None] + g) ** 2
-        frozen = s_w
+    kind, grid = _grid(t, ridge)
+    per = _mode_errors(lam, kind, grid, s_w, s_e, s_0)
+    frozen = s_w + s_0 if kind == "t" else s_w
     out = w @ per + atom * frozen + s_e
-    limit = np.isinf(tt) if t is not None else (g[0] == 0)
+    limit = np.isinf(grid) if kind == "t" else grid == 0
     if np.any(limit):  # t = inf / ridge = 0: the exact interpolation limit (diverges at r = 1)
-        out = np.where(limit, _interpolation_limit(r, s_w, s_e, s_0 if t is not None else 0.0), out)
+        out = np.where(limit, _interpolation_limit(r, s_w, s_e, s_0 if kind == "t" else 0.0), out)
     return float(out[0]) if np.ndim(t if t is not None else ridge) == 0 else out
 
 
