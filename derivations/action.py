@@ -14,9 +14,9 @@ Usage: python derivations/action.py [--out out/derivations] [--activation genera
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
+from statfield._io import write_json
 from statfield.symbolic.action import action_derivation
 
 
@@ -35,7 +35,7 @@ def main(argv=None):
     tex = d.write(out / "action.tex")
     table = next(t for s in d.steps for t in s.tables if "route" in t["caption"])
     rows = [dict(zip(("N", "P", "dSigma", "dS", "seconds"), r)) for r in table["rows"]]
-    (out / "action.json").write_text(json.dumps({"activation": args.activation, "route_agreement": rows}, indent=2))
+    write_json(out / "action.json", {"activation": args.activation, "route_agreement": rows})
     print(f"wrote {tex} and {out / 'action.json'}")
 
 

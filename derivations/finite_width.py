@@ -39,7 +39,7 @@ def main(argv=None):
         c = fw.critical_vertex_slope(act)
         for n in (50, 200):
             for beta in (0.02, 0.05, 0.1, 0.2, 0.5):
-                depth = int(round(beta * n)) + 1
+                depth = round(beta * n) + 1
                 sw = 1.0 if act == "linear" else 2.0
                 ex = fw.recursion(act, sw, 0.0, depth, 1.0, width=n, exact=True)
                 lo = fw.recursion(act, sw, 0.0, depth, 1.0)

@@ -14,11 +14,12 @@ Usage: python derivations/general_phi.py [--out out/derivations] [--activation t
 from __future__ import annotations
 
 import argparse
-import json
 from dataclasses import asdict
 from pathlib import Path
 
-from statfield.symbolic.general import general_derivation, general_saddle
+from statfield._io import write_json
+from statfield.documents.saddles import general_saddle
+from statfield.symbolic.general import general_derivation
 
 
 def main(argv=None):
@@ -35,7 +36,7 @@ def main(argv=None):
     tex = general_derivation(args.activation, points=points).write(out / "general_phi.tex")
     grid = (1.0, 2.0) if args.smoke else (0.5, 1.0, 1.5, 2.0, 3.0, 4.0)
     saddles = [asdict(general_saddle(args.activation, sw2, args.sigma_b2)) for sw2 in grid]
-    (out / "general_phi.json").write_text(json.dumps({"activation": args.activation, "saddles": saddles}, indent=2))
+    write_json(out / "general_phi.json", {"activation": args.activation, "saddles": saddles})
     print(f"wrote {tex} and {out / 'general_phi.json'}")
 
 

@@ -13,10 +13,10 @@ Usage: python derivations/linear_eft.py [--out out/linear_eft] [--smoke]
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
-from statfield.symbolic.catalog import build_derivation
+from statfield._io import write_json
+from statfield.documents import build_derivation
 from statfield.symbolic.eft import quadratic_eft
 
 
@@ -36,7 +36,7 @@ def main(argv=None):
              "xi_lattice": eft.correlation_length("lattice", sw),
              "xi_continuum": eft.correlation_length("continuum", sw)} for sw in grid]
     results = {"fields": eft.fields, "precision": str(eft.precision()[0, 0]), "grid": rows}
-    (out / "linear_eft.json").write_text(json.dumps(results, indent=2))
+    write_json(out / "linear_eft.json", results)
     print(f"wrote {tex} and {out / 'linear_eft.json'}")
 
 

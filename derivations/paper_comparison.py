@@ -12,10 +12,10 @@ Usage: python derivations/paper_comparison.py [--out out/paper_comparison] [--sm
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
-from statfield.symbolic.catalog import build_derivation
+from statfield._io import write_json
+from statfield.documents import build_derivation
 from statfield.symbolic.compare import comparison_table
 
 
@@ -31,7 +31,7 @@ def main(argv=None):
     tex = build_derivation("paper-comparison", table_sigma_w2=table_grid).write(out / "paper_comparison.tex")
     grid = (0.5,) if args.smoke else (0.25, 0.5, 0.75, 1.0, 1.25, 1.5, 1.75, 1.95)
     tables = [comparison_table(sw, 0.1) for sw in grid]
-    (out / "paper_comparison.json").write_text(json.dumps(tables, indent=2))
+    write_json(out / "paper_comparison.json", tables)
     print(f"wrote {tex} and {out / 'paper_comparison.json'}")
 
 

@@ -13,10 +13,10 @@ Usage: python derivations/relu_eft.py [--out out/relu_eft] [--smoke]
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
-from statfield.symbolic.catalog import build_derivation
+from statfield._io import write_json
+from statfield.documents import build_derivation
 from statfield.symbolic.eft import quadratic_eft
 
 
@@ -36,7 +36,7 @@ def main(argv=None):
              "xi_continuum": eft.correlation_length("continuum", sw)} for sw in grid]
     cont = eft.continuum()
     results = {"fields": eft.fields, "continuum_density": str(cont.density()), "grid": rows}
-    (out / "relu_eft.json").write_text(json.dumps(results, indent=2))
+    write_json(out / "relu_eft.json", results)
     print(f"wrote {tex} and {out / 'relu_eft.json'}")
 
 

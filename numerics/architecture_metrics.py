@@ -2,7 +2,8 @@
 
 Measures what the consolidation work is judged by:
 
-* the module import graph (``statfield.X`` -> ``statfield.Y``), its cycles, and whether
+* the module import graph (``statfield.X`` -> ``statfield.Y``), its cycles (module-level imports, which run at
+  import time; and separately including imports inside functions), and whether
   ``statfield.symbolic`` imports numeric modules (``meanfield``, ``finite_width``, ``sampling``);
 * the number of places that branch on an activation's *name* outside the activation package
   (comparisons with the built-in names, ``.name ==`` on an activation);
@@ -10,7 +11,10 @@ Measures what the consolidation work is judged by:
 
 Usage::
 
-    python numerics/architecture_metrics.py [--root statfield] [--json OUT]
+    python numerics/architecture_metrics.py [--root statfield] [--out DIR] [--smoke]
+
+writes ``DIR/architecture_metrics.json`` (``--smoke`` is accepted for the scripts' convention: the analysis is
+already fast, a few seconds).
 """
 
 from __future__ import annotations
@@ -34,13 +38,15 @@ def module_name(path: Path, root: Path) -> str:
     return ".".join(parts)
 
 
-def imports_of(tree: ast.AST, mod: str, is_pkg: bool) -> set[str]:
-    out = set()
-    for node in ast.walk(tree):
+def imports_of(tree: ast.AST, mod: str, is_pkg: bool, top_level_only: bool = False) -> list[tuple[str, tuple]]:
+    """(target module, imported names) of every statfield import; ``top_level_only``: module-level statements."""
+    out = []
+    nodes = tree.body if top_level_only else ast.walk(tree)
+    for node in nodes:
         if isinstance(node, ast.Import):
             for a in node.names:
                 if a.name.startswith("statfield"):
-                    out.add(a.name)
+                    out.append((a.name, ()))
         elif isinstance(node, ast.ImportFrom):
             if node.level:
                 base = mod.split(".")
@@ -51,9 +57,7 @@ def imports_of(tree: ast.AST, mod: str, is_pkg: bool) -> set[str]:
             else:
                 target = node.module or ""
             if target.startswith("statfield"):
-                out.add(target)
-                for a in node.names:
-                    out.add(f"{target}.{a.name}")
+                out.append((target, tuple(a.name for a in node.names)))
     return out
 
 
@@ -75,15 +79,17 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--root", default=str(Path(__file__).resolve().parents[1] / "statfield"),
                     help="path of the statfield package folder")
-    ap.add_argument("--json", default=None, help="write the metrics as JSON to this file")
+    ap.add_argument("--out", default=None, help="output folder for architecture_metrics.json")
+    ap.add_argument("--smoke", action="store_true", help="same analysis (it is fast); for the scripts' convention")
     args = ap.parse_args(argv)
     root = Path(args.root).resolve()
-    modules, graph, funcs, branches = {}, {}, [], {}
+    modules, graph, graph_top, funcs, branches = {}, {}, {}, [], {}
     for path in sorted(root.rglob("*.py")):
         mod = module_name(path, root)
         tree = ast.parse(path.read_text(encoding="utf-8"))
         modules[mod] = path
         graph[mod] = imports_of(tree, mod, path.name == "__init__.py")
+        graph_top[mod] = imports_of(tree, mod, path.name == "__init__.py", top_level_only=True)
         for node in ast.walk(tree):
             if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
                 funcs.append((node.end_lineno - node.lineno + 1, f"{mod}.{node.name}"))
@@ -98,24 +104,40 @@ def main(argv=None) -> int:
             t = t.rpartition(".")[0]
         return t
 
-    edges = {m: sorted({resolve(t) for t in ts if resolve(t) and resolve(t) != m}) for m, ts in graph.items()}
-    # cycles among top-level modules of the package (ignoring lazy facade __init__)
+    def edges_of(g):
+        out = {}
+        for m, items in g.items():
+            targets = set()
+            for target, names in items:
+                subs = [f"{target}.{n}" for n in names if f"{target}.{n}" in known]
+                targets.update(subs)
+                if len(subs) < len(names) or not names:  # names that are objects of the target module
+                    targets.add(resolve(target))
+            out[m] = sorted(t for t in targets if t and t != m)
+        return out
+
+    edges = edges_of(graph)
+    edges_top = edges_of(graph_top)
     sym_numeric = sorted({(m, t) for m, ts in edges.items() if m.startswith("statfield.symbolic")
                           for t in ts if t.startswith(NUMERIC)})
-    cycles = _cycles(edges)
+    cycles = _cycles(edges_top)
+    lazy_cycles = _cycles(edges)
     funcs.sort(reverse=True)
     out = {
         "modules": len(modules),
         "symbolic_imports_numeric": [f"{a} -> {b}" for a, b in sym_numeric],
         "import_cycles": cycles,
+        "import_cycles_including_function_level": lazy_cycles,
         "activation_name_branches": {k: v for k, v in branches.items()},
         "activation_name_branch_count": sum(len(v) for v in branches.values()),
         "longest_functions": [{"lines": n, "function": f} for n, f in funcs[:10]],
     }
     text = json.dumps(out, indent=2)
     print(text)
-    if args.json:
-        Path(args.json).write_text(text + "\n", encoding="utf-8")
+    if args.out:
+        out = Path(args.out)
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "architecture_metrics.json").write_text(text + "\n", encoding="utf-8")
     return 0
 
 

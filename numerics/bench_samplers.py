@@ -10,6 +10,13 @@
     neural-tangents' monte_carlo_kernel_fn in a separate venv (--nt-python), same network, float64.
 (b) Single input, width 1024, depth 1000 (ReLU): collective coordinates vs weight space, in layer-samples
     per second (one layer of one network = one layer-sample).
+(c) Fraction of the machine limit (--only limit runs just this part and refreshes its own section
+    "bench_samplers_limit"): the pre-activation sampler (ReLU, P=64, width 1024, depth 10, observable G) in
+    float64 and float32, against the time this machine needs for the same work at its measured peak rates —
+    normals/s of NumPy's generator and GEMM FLOP/s of the same batched matmul shapes, measured in the same run:
+    limit = N P n_layers / (normals/s) + 4 N P^2 n_layers / (GEMM FLOP/s) per network (z = xi L^T and
+    phi(z)^T phi(z)); fraction = limit / measured. The float32 accuracy is measured on the same normals:
+    the relative difference of phi(z)^T phi(z)/N computed in float32 vs float64.
 
 BLAS threads are pinned with threadpoolctl (--threads). Results go to OUT/bench_samplers.json; without
 --smoke the section "bench_samplers" of numerics/BENCHMARKS.md is refreshed. No thresholds are asserted.
@@ -77,7 +84,7 @@ def bench_kernel(P, d_in, depth, width, n, seed, backend, repeats=1):
         for method in ("preactivation", "weights"):
             t = time.perf_counter()
             res = simulate("relu", 2.0, 0.1, width, depth, n, inputs=X, method=method, seed=seed + r,
-                           backend=backend, observables=("gram",))
+                           backend=backend, observables=("gram",), variance_reduction=False)
             out[method]["all_seconds"].append(time.perf_counter() - t)
             out[method]["mean_stderr_last_gram"] = float(np.mean(res["gram"][-1].stderr))
             out[method]["mean_last_gram_diag"] = float(np.mean(np.diag(res["gram"][-1].value)))
@@ -122,6 +129,76 @@ def bench_depth(width, depth, n_collective, n_weights, seed, backend):
             "ratio_collective_over_weights": rc / rw}
 
 
+def _best(fn, repeats=3):
+    best = float("inf")
+    for _ in range(repeats):
+        t = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - t)
+    return best
+
+
+def bench_limit(P, width, depth, n, seed=0):
+    """Section (c): sampler time vs the machine's measured normal and GEMM rates (same run)."""
+    rng = np.random.default_rng(seed)
+    out = {"P": P, "width": width, "depth": depth, "networks": n, "loadavg": [os.getloadavg()[0]]}
+    X = rng.standard_normal((P, 16))
+    for dt, np_dt in (("float64", np.float64), ("float32", np.float32)):
+        m = max(1, 2**22 // (width * P))
+        t_rng = _best(lambda: rng.standard_normal((m, width, P), dtype=np_dt))
+        normals_per_s = m * width * P / t_rng
+        xi = rng.standard_normal((m, width, P), dtype=np_dt)
+        Lt = np.linalg.cholesky(np.cov(rng.standard_normal((P, 4 * P)))).T.astype(np_dt)
+        t1 = _best(lambda: np.matmul(xi, Lt))
+        t2 = _best(lambda: np.matmul(np.swapaxes(xi, 1, 2), xi))
+        gemm = 4.0 * m * width * P * P / (t1 + t2)
+        simulate("relu", 2.0, 0.1, 16, 2, 4, inputs=X[:4], method="preactivation", dtype=dt)  # warm-up
+        t = time.perf_counter()
+        simulate("relu", 2.0, 0.1, width, depth, n, inputs=X, method="preactivation", seed=seed, dtype=dt,
+                 observables=("G",), variance_reduction=False)
+        sec = time.perf_counter() - t
+        limit = n * depth * (width * P / normals_per_s + 4.0 * width * P * P / gemm)
+        out[dt] = {"normals_per_s": normals_per_s, "gemm_flops": gemm, "seconds": sec, "limit_seconds": limit,
+                   "fraction": limit / sec}
+    # float32 accuracy on identical normals
+    xi = rng.standard_normal((8, width, P))
+    Lt = np.linalg.cholesky(np.cov(rng.standard_normal((P, 4 * P))) + np.eye(P)).T
+    z64 = np.maximum(xi @ Lt, 0)
+    z32 = np.maximum(xi.astype(np.float32) @ Lt.astype(np.float32), 0)
+    g64 = np.swapaxes(z64, 1, 2) @ z64 / width
+    g32 = (np.swapaxes(z32, 1, 2) @ z32).astype(np.float64) / width
+    out["float32_rel_error"] = float(np.max(np.abs(g32 - g64)) / np.max(np.abs(g64)))
+    out["float64_over_float32_time"] = out["float64"]["seconds"] / out["float32"]["seconds"]
+    out["loadavg"].append(os.getloadavg()[0])
+    return out
+
+
+def write_limit_markdown(path, res):
+    c = res["limit"]
+    lines = ["<!-- bench_samplers_limit:start -->", "## bench_samplers (c): fraction of the machine limit", "",
+             f"Date {res['date']}; BLAS threads {res['machine']['blas_threads']}; NumPy {res['machine']['numpy']}. "
+             f"Pre-activation sampler, ReLU, P={c['P']}, width {c['width']}, depth {c['depth']}, {c['networks']} "
+             f"networks, observable G. 1-min load average start/end {c['loadavg'][0]:.1f}/{c['loadavg'][1]:.1f} "
+             "(2 CPUs: every figure, rates included, is shared with other jobs; the fraction is a same-run ratio).", "",
+             "| dtype | normals/s | GEMM FLOP/s | sampler s | limit s | fraction of limit |", "|---|---|---|---|---|---|"]
+    for dt in ("float64", "float32"):
+        e = c[dt]
+        lines.append(f"| {dt} | {e['normals_per_s']:.3g} | {e['gemm_flops']:.3g} | {e['seconds']:.2f} | "
+                     f"{e['limit_seconds']:.2f} | **{e['fraction']:.0%}** |")
+    lines += ["", f"float32 / float64 speed-up of the sampler: **{c['float64_over_float32_time']:.2f}×**. float32 accuracy "
+              f"(same normals, phi(z)ᵀphi(z)/N at width {c['width']}): max relative difference "
+              f"{c['float32_rel_error']:.1e} — far below any statistical error reachable in practice.",
+              "<!-- bench_samplers_limit:end -->"]
+    section = "\n".join(lines)
+    text = path.read_text() if path.exists() else ""
+    start, end = "<!-- bench_samplers_limit:start -->", "<!-- bench_samplers_limit:end -->"
+    if start in text and end in text:
+        text = text[:text.index(start)] + section + text[text.index(end) + len(end):]
+    else:
+        text = text.rstrip("\n") + "\n\n" + section + "\n"
+    path.write_text(text)
+
+
 def write_markdown(path, res):
     a, a2, b, info = res["kernel"], res["kernel_small_P"], res["depth"], res["machine"]
     nt = res["neural_tangents"]
@@ -149,6 +226,9 @@ def write_markdown(path, res):
         lines.append(f"| neural-tangents {nt['versions']['neural_tangents']} monte_carlo_kernel_fn (jax "
                      f"{nt['versions']['jax']}, float64, incl. jit) | {nt['seconds']:.2f} | {nt['seconds'] / a['networks']:.3f} |")
     lines += [
+        "",
+        "Time per network with the plain estimator (variance_reduction=False) on both sides; for time to equal "
+        "error, control variates included, see bench_time_to_error below.",
         "",
         f"Ratio weight space / pre-activation: **{a['ratio_weights_over_preactivation']:.2f}×** "
         f"(flop model (2N²P+2NP²)/(6NP²) = {a['flop_ratio_model']:.2f} at N/P = {a['width'] / a['P']:.0g}"
@@ -187,9 +267,21 @@ def main(argv=None):
     ap.add_argument("--nt-python", default="/tmp/ntvenv/bin/python", help="python of a venv with neural-tangents")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--repeats", type=int, default=3, help="alternating repeats of (a); the minimum time is kept")
+    ap.add_argument("--only", choices=["all", "limit"], default="all", help="'limit': only part (c)")
     args = ap.parse_args(argv)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
+    kc = dict(P=8, width=64, depth=2, n=8) if args.smoke else dict(P=64, width=1024, depth=10, n=64)
+    if args.only == "limit" or args.smoke:
+        with threadpool_limits(limits=args.threads, user_api="blas"):
+            np.linalg.cholesky(np.eye(2))
+            res = {"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "machine": machine_info(args.threads),
+                   "limit": bench_limit(**kc)}
+        (out / "bench_samplers_limit.json").write_text(json.dumps(res, indent=2))
+        print(json.dumps({k: res["limit"][k] for k in ("float64_over_float32_time", "float32_rel_error")}))
+        if not args.smoke:
+            write_limit_markdown(Path(__file__).with_name("BENCHMARKS.md"), res)
+            return res
     if args.smoke:
         ka = dict(P=8, d_in=4, depth=2, width=32, n=4)
         ka2 = dict(ka, P=2)

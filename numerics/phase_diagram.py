@@ -2,7 +2,8 @@
 
 Library calls only (:func:`statfield.meanfield.phase_diagram`, :meth:`PhaseDiagram.plot`,
 :func:`statfield.meanfield.critical_line`); writes ``phase_diagram_<activation>.png`` and a JSON summary
-(grid, phase counts, points of the exact critical line) into ``--out``.
+(grid, phase counts, the largest finite depth scales xi_c and xi_ntk, points of the exact critical line) into
+``--out``.
 """
 
 from __future__ import annotations
@@ -39,6 +40,9 @@ def main(argv=None):
         "activation": a.activation, "grid": [n, n], "sigma_w2": list(a.sigma_w2), "sigma_b2": list(a.sigma_b2),
         "phases": {k: int(v) for k, v in zip(*np.unique(pd.phase.astype(str), return_counts=True))},
         "xi_c_max_finite": float(np.nanmax(np.where(np.isfinite(pd.xi_c), pd.xi_c, np.nan))),
+        # backward pass: depth scale of trainability 1/|ln chi1| and the ordered-phase NTK limit q*/(1 - chi1)
+        "xi_ntk_max_finite": float(np.nanmax(np.where(np.isfinite(pd.xi_ntk), pd.xi_ntk, np.nan))),
+        "ntk_limit_max_finite": float(np.nanmax(np.where(np.isfinite(pd.ntk_limit), pd.ntk_limit, np.nan))),
         "critical_line": {"q_star": qq[keep].tolist(), "sigma_w2": cw[keep].tolist(), "sigma_b2": cb[keep].tolist()},
         "png": png.name,
     }

@@ -10,7 +10,12 @@ A random fully connected network z^l = W^l phi(z^{l-1}) + b^l with W ~ N(0, sigm
   finite-width corrections (:mod:`statfield.finite_width`),
 * samples random networks exactly by Monte Carlo (:func:`statfield.simulate`,
   :mod:`statfield.sampling`), and
-* verifies theory against simulation (:mod:`statfield.validation`).
+* verifies theory against simulation (:mod:`statfield.validation`);
+* goes beyond initialisation: the NTK and training dynamics (:mod:`statfield.training`), data as a
+  perturbation of the prior (:mod:`statfield.perturbation`), weight-matrix spectra with exact random-matrix
+  baselines (:mod:`statfield.spectra`), Jacobians, initialisation schemes, residual networks and solvable
+  learning models (:mod:`statfield.jacobian`, :mod:`statfield.initialisation`, :mod:`statfield.resnet`,
+  :mod:`statfield.student_teacher`, :mod:`statfield.noise_scale`).
 
 Subpackages are imported lazily, so ``import statfield`` is cheap and the samplers never pull
 in SymPy.
@@ -23,15 +28,18 @@ import importlib
 from .activations import Activation, get_activation
 from .stats import Estimate
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 _LAZY_MODULES = ("symbolic", "meanfield", "finite_width", "sampling", "stats", "validation",
-                 "activations", "quadrature", "report", "cli")
+                 "activations", "quadrature", "report", "cli", "documents", "kernels", "training", "spectra",
+                 "perturbation", "jacobian", "initialisation", "student_teacher", "resnet", "noise_scale", "demos",
+                 "fields")
 _LAZY_ATTRS = {"simulate": "statfield.sampling", "SimulationResult": "statfield.sampling",
                "Derivation": "statfield.symbolic"}
 
 __all__ = ["Activation", "Estimate", "get_activation", "simulate", "SimulationResult", "Derivation",
-           "symbolic", "meanfield", "finite_width", "sampling", "validation", "__version__"]
+           "symbolic", "meanfield", "finite_width", "sampling", "validation", "training", "spectra", "perturbation",
+           "jacobian", "initialisation", "student_teacher", "resnet", "noise_scale", "__version__"]
 
 
 def __getattr__(name):

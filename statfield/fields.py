@@ -5,7 +5,7 @@ These are *the* fluctuation fields of the quadratic EFTs derived in
 theory and simulation measure the same thing (a test checks that the symbolic field map and the
 functions here agree numerically).
 
-Conventions (``../shared/physics.md`` §1): single input, equal widths :math:`N`,
+Conventions (``docs/conventions.md``, "Order parameters and fields"): single input, equal widths :math:`N`,
 :math:`W_{ij}\sim\mathcal N(0,\sigma_w^2/N)` (fan-in), :math:`b_i\sim\mathcal N(0,\sigma_b^2)`,
 per-unit second moment :math:`q = |z|^2/N`; for ReLU :math:`u = |z_+|^2/N`,
 :math:`v = |z_-|^2/N` (sums over the positive / negative units) and :math:`k` = number of
@@ -35,6 +35,12 @@ With this normalisation the fields are :math:`O(1)` at large N and the leading-o
 
 A saddle exists only for :math:`\sigma_b^2 > 0` and :math:`\sigma_w^2 < 1` (linear),
 :math:`\sigma_w^2 < 2` (ReLU); outside, the functions raise ``ValueError`` naming the parameter.
+
+Dispatch is on the activation's collective model (:attr:`statfield.activations.Activation.collective`),
+never on its name: any :math:`\phi = az` has the radial fields (with :math:`q^* = \sigma_b^2/(1-a^2\sigma_w^2)`),
+any :math:`\phi = az\theta(z)` the ReLU fields; activations without an implemented quadratic EFT (tanh,
+leaky ReLU, ...) are refused with the one message of
+:meth:`statfield.activations.CollectiveModel.require_eft`.
 """
 
 from __future__ import annotations
@@ -44,76 +50,89 @@ import math
 import numpy as np
 
 from ._checks import check_in_range, check_int, check_positive
+from .activations import get_activation, require_collective
 
 __all__ = [
-    "FIELD_NAMES",
     "CRITICAL_SIGMA_W2",
-    "saddle_point",
-    "q_star_large_n",
-    "linear_fields",
-    "relu_fields",
-    "linear_from_fields",
-    "relu_from_fields",
+    "FIELD_NAMES",
+    "collective_model",
     "fields",
+    "linear_fields",
+    "linear_from_fields",
+    "q_star_large_n",
+    "relu_fields",
+    "relu_from_fields",
+    "saddle_point",
 ]
 
-#: Field names (in order) of the quadratic EFT of each activation with a collective reduction.
-FIELD_NAMES = {"linear": ("eps",), "relu": ("eps_plus", "eps_minus", "eps_k")}
+#: Field names (in order) of the quadratic EFT of the two unit-slope reference networks
+#: (``get_activation(a).collective.field_names`` for any activation).
+FIELD_NAMES = {name: get_activation(name).collective.field_names for name in ("linear", "relu")}
 
-#: Critical weight variance (massless mode / boundary of the saddle's domain).
-CRITICAL_SIGMA_W2 = {"linear": 1.0, "relu": 2.0}
-
-
-def _activation_name(activation) -> str:
-    name = activation if isinstance(activation, str) else getattr(activation, "name", None)
-    if name not in FIELD_NAMES:
-        raise ValueError(
-            f"activation must be one of {sorted(FIELD_NAMES)} (only linear and ReLU networks have "
-            f"exact collective-coordinate EFTs), got {activation!r}"
-        )
-    return name
+#: Critical weight variance (massless mode / boundary of the saddle's domain) of the reference networks
+#: (``get_activation(a).collective.critical_sigma_w2`` for any activation).
+CRITICAL_SIGMA_W2 = {name: get_activation(name).collective.critical_sigma_w2 for name in ("linear", "relu")}
 
 
-def _check_params(name, sigma_w2, sigma_b2):
-    crit = CRITICAL_SIGMA_W2[name]
+def collective_model(activation, kind=None):
+    """The :class:`~statfield.activations.CollectiveModel` of ``activation``, with an implemented EFT.
+
+    Raises
+    ------
+    ValueError
+        (:class:`~statfield.activations.UnsupportedActivationError`) the activation has no exact
+        collective reduction or no quadratic EFT (e.g. tanh, leaky ReLU), or its model is not of ``kind``.
+    """
+    cm = require_collective(activation, eft=True)
+    if kind is not None and cm.kind != kind:
+        raise ValueError(f"activation must have a {kind} collective model here, got {cm.describe()}")
+    return cm
+
+
+def _check_params(cm, sigma_w2, sigma_b2):
+    crit = cm.critical_sigma_w2
     sigma_w2 = check_in_range(sigma_w2, "sigma_w2", 0.0, crit, low_open=True, high_open=True)
     sigma_b2 = check_positive(sigma_b2, "sigma_b2")
     return sigma_w2, sigma_b2
 
 
+def _q_star(cm, sigma_w2, sigma_b2):
+    sigma_w2, sigma_b2 = _check_params(cm, sigma_w2, sigma_b2)
+    return sigma_b2 / (1.0 - cm.chi(sigma_w2))
+
+
 def q_star_large_n(activation, sigma_w2, sigma_b2) -> float:
     r"""Large-N saddle :math:`q^*` of the collective action (= mean-field fixed point).
 
-    linear: :math:`q^* = \sigma_b^2/(1-\sigma_w^2)`; ReLU: :math:`q^*=\sigma_b^2/(1-\sigma_w^2/2)`
-    (Poole et al. 2016 q-map fixed point; SPS17 Sec. 4).
+    :math:`q^* = \sigma_b^2/(1-\chi)`, :math:`\chi = \sigma_w^2(a_+^2+a_-^2)/2`: linear
+    :math:`\sigma_b^2/(1-\sigma_w^2)`, ReLU :math:`\sigma_b^2/(1-\sigma_w^2/2)` (Poole et al. 2016 q-map
+    fixed point; SPS17 Sec. 4).
 
     Raises
     ------
     ValueError
-        unknown activation; ``sigma_w2`` outside ``(0, 1)`` (linear) / ``(0, 2)`` (ReLU);
-        ``sigma_b2 <= 0`` (the saddle is at :math:`q^*=0` and the fields are undefined).
+        activation without an implemented collective EFT (anything but :math:`\phi = az` and
+        :math:`\phi = az\theta(z)`); ``sigma_w2`` outside ``(0, critical_sigma_w2)`` (``(0, 1)`` linear,
+        ``(0, 2)`` ReLU); ``sigma_b2 <= 0`` (the saddle is at :math:`q^*=0` and the fields are undefined).
     """
-    name = _activation_name(activation)
-    sigma_w2, sigma_b2 = _check_params(name, sigma_w2, sigma_b2)
-    chi = sigma_w2 if name == "linear" else sigma_w2 / 2.0
-    return sigma_b2 / (1.0 - chi)
+    return _q_star(collective_model(activation), sigma_w2, sigma_b2)
 
 
 def saddle_point(activation, sigma_w2, sigma_b2, width=None) -> dict:
     r"""Large-N saddle values used as the reference point of the fields.
 
-    Returns ``{"q_star": q*}`` (linear) or ``{"q_star", "u_star", "v_star", "k_frac"}`` (ReLU,
+    Returns ``{"q_star": q*}`` (radial) or ``{"q_star", "u_star", "v_star", "k_frac"}`` (orthant,
     :math:`u^*=v^*=q^*/2`, :math:`k^*/N = 1/2`); with ``width`` also the radii
     :math:`r^* = \sqrt{N q^*}` (``r_star``, or ``r_plus_star``/``r_minus_star``) and ``k_star``.
     """
-    name = _activation_name(activation)
-    q = q_star_large_n(name, sigma_w2, sigma_b2)
+    cm = collective_model(activation)
+    q = _q_star(cm, sigma_w2, sigma_b2)
     out = {"q_star": q}
-    if name == "relu":
+    if cm.kind == "orthant":
         out.update(u_star=q / 2.0, v_star=q / 2.0, k_frac=0.5)
     if width is not None:
         n = check_int(width, "width", minimum=1)
-        if name == "linear":
+        if cm.kind == "radial":
             out["r_star"] = math.sqrt(n * q)
         else:
             out.update(r_plus_star=math.sqrt(n * q / 2.0), r_minus_star=math.sqrt(n * q / 2.0),
@@ -141,7 +160,7 @@ def _check_nonneg_array(x, xp, name):
         raise ValueError(f"{name} must be >= 0 (and not NaN) elementwise")
 
 
-def linear_fields(q, sigma_w2, sigma_b2, width):
+def linear_fields(q, sigma_w2, sigma_b2, width, activation="linear"):
     r"""Linear-network EFT field :math:`\epsilon = \sqrt N(\sqrt{q/q^*} - 1)`.
 
     Parameters
@@ -152,6 +171,8 @@ def linear_fields(q, sigma_w2, sigma_b2, width):
         Weight (per fan-in) and bias variances; ``0 < sigma_w2 < 1``, ``sigma_b2 > 0``.
     width : int
         :math:`N`.
+    activation : optional
+        Any activation with a radial collective model (:math:`\phi = az`; default the linear network).
 
     Returns
     -------
@@ -160,14 +181,14 @@ def linear_fields(q, sigma_w2, sigma_b2, width):
         :math:`q^*=\sigma_b^2/(1-\sigma_w^2)` (large-N saddle), same namespace and shape as ``q``.
     """
     n = check_int(width, "width", minimum=1)
-    qs = q_star_large_n("linear", sigma_w2, sigma_b2)
+    qs = _q_star(collective_model(activation, "radial"), sigma_w2, sigma_b2)
     xp = _namespace(q)
     q = _as_float(q, xp)
     _check_nonneg_array(q, xp, "q")
     return math.sqrt(n) * (xp.sqrt(q / qs) - 1.0)
 
 
-def relu_fields(u, v, k, sigma_w2, sigma_b2, width):
+def relu_fields(u, v, k, sigma_w2, sigma_b2, width, activation="relu"):
     r"""ReLU EFT fields :math:`(\epsilon_+, \epsilon_-, \epsilon_k)`.
 
     .. math:: \epsilon_+ = \sqrt N(\sqrt{u/u^*}-1),\quad \epsilon_- = \sqrt N(\sqrt{v/v^*}-1),
@@ -183,13 +204,16 @@ def relu_fields(u, v, k, sigma_w2, sigma_b2, width):
         ``0 < sigma_w2 < 2``, ``sigma_b2 > 0``.
     width : int
         :math:`N`.
+    activation : optional
+        Any activation with an orthant collective model and an implemented EFT
+        (:math:`\phi = az\theta(z)`; default ReLU).
 
     Returns
     -------
     tuple of three arrays ``(eps_plus, eps_minus, eps_k)`` (float64, namespace of the inputs).
     """
     n = check_int(width, "width", minimum=1)
-    qs = q_star_large_n("relu", sigma_w2, sigma_b2)
+    qs = _q_star(collective_model(activation, "orthant"), sigma_w2, sigma_b2)
     xp = _namespace(u, v, k)
     u, v, k = _as_float(u, xp), _as_float(v, xp), _as_float(k, xp)
     _check_nonneg_array(u, xp, "u")
@@ -202,19 +226,19 @@ def relu_fields(u, v, k, sigma_w2, sigma_b2, width):
             (k - n / 2.0) / sn)
 
 
-def linear_from_fields(eps, sigma_w2, sigma_b2, width):
+def linear_from_fields(eps, sigma_w2, sigma_b2, width, activation="linear"):
     r"""Inverse of :func:`linear_fields`: :math:`q = q^*(1+\epsilon/\sqrt N)^2`."""
     n = check_int(width, "width", minimum=1)
-    qs = q_star_large_n("linear", sigma_w2, sigma_b2)
+    qs = _q_star(collective_model(activation, "radial"), sigma_w2, sigma_b2)
     xp = _namespace(eps)
     eps = _as_float(eps, xp)
     return qs * (1.0 + eps / math.sqrt(n)) ** 2
 
 
-def relu_from_fields(eps_plus, eps_minus, eps_k, sigma_w2, sigma_b2, width):
+def relu_from_fields(eps_plus, eps_minus, eps_k, sigma_w2, sigma_b2, width, activation="relu"):
     r"""Inverse of :func:`relu_fields`: returns ``(u, v, k)``."""
     n = check_int(width, "width", minimum=1)
-    qs = q_star_large_n("relu", sigma_w2, sigma_b2)
+    qs = _q_star(collective_model(activation, "orthant"), sigma_w2, sigma_b2)
     xp = _namespace(eps_plus, eps_minus, eps_k)
     ep, em, ek = (_as_float(a, xp) for a in (eps_plus, eps_minus, eps_k))
     sn = math.sqrt(n)
@@ -222,12 +246,19 @@ def relu_from_fields(eps_plus, eps_minus, eps_k, sigma_w2, sigma_b2, width):
 
 
 def fields(activation, observables, sigma_w2, sigma_b2, width):
-    r"""Dispatch: ``observables`` is ``{"q": ...}`` (linear) or ``{"u","v","k"}`` (ReLU).
+    r"""EFT fields of ``activation`` from its collective observables.
 
-    Returns a dict keyed by :data:`FIELD_NAMES` ``[activation]``.
+    ``observables`` holds the collective variables ``activation.collective.variables``: ``{"q": ...}``
+    (radial) or ``{"u", "v", "k"}`` (orthant). Returns a dict keyed by
+    ``get_activation(activation).collective.field_names``.
     """
-    name = _activation_name(activation)
-    if name == "linear":
-        return {"eps": linear_fields(observables["q"], sigma_w2, sigma_b2, width)}
-    vals = relu_fields(observables["u"], observables["v"], observables["k"], sigma_w2, sigma_b2, width)
-    return dict(zip(FIELD_NAMES["relu"], vals))
+    cm = collective_model(activation)
+    missing = [v for v in cm.variables if v not in observables]
+    if missing:
+        raise ValueError(f"observables must contain {cm.variables} for {cm.describe()}, missing {missing}")
+    if cm.kind == "radial":
+        vals = (linear_fields(observables["q"], sigma_w2, sigma_b2, width, activation=activation),)
+    else:
+        vals = relu_fields(observables["u"], observables["v"], observables["k"], sigma_w2, sigma_b2, width,
+                           activation=activation)
+    return dict(zip(cm.field_names, vals))

@@ -1,6 +1,6 @@
-r"""Mean-field signal propagation and NNGP kernels (Poole et al. 2016; Schoenholz et al. 2017).
+r"""Mean-field signal propagation, NNGP and NTK kernels (Poole et al. 2016; Schoenholz et al. 2017).
 
-Conventions (``physics.md`` §1): :math:`z^l = W^l\phi(z^{l-1}) + b^l`, :math:`W^l_{ij}\sim N(0,\sigma_w^2/N_{l-1})`
+Conventions (``docs/conventions.md``): :math:`z^l = W^l\phi(z^{l-1}) + b^l`, :math:`W^l_{ij}\sim N(0,\sigma_w^2/N_{l-1})`
 (fan-in), :math:`b^l_i\sim N(0,\sigma_b^2)`; ``sigma_w2``, ``sigma_b2`` are the *variances*;
 :math:`q^l = |z^l|^2/N` is the per-unit second moment of the pre-activations; :math:`z\sim N(0,1)`.
 
@@ -25,25 +25,45 @@ Maps and fixed points (arXiv:1606.05340 Eqs. 3, 5; arXiv:1611.01232 Eqs. 3-9)
   :math:`\sigma_w^2 = 1/\mathbb{E}[\phi'(\sqrt q z)^2]`, :math:`\sigma_b^2 = q - \mathbb{E}[\phi(\sqrt q z)^2]/
   \mathbb{E}[\phi'(\sqrt q z)^2]`.
 
-Closed forms: piecewise linear :math:`\phi = a_+z\theta(z) + a_-z\theta(-z)` (linear, ReLU, leaky ReLU) with
-:math:`\kappa = (a_+^2+a_-^2)/2`: :math:`q^* = \sigma_b^2/(1-\kappa\sigma_w^2)` for :math:`\kappa\sigma_w^2 < 1`
-(linear: :math:`\sigma_b^2/(1-\sigma_w^2)`; ReLU: :math:`\sigma_b^2/(1-\sigma_w^2/2)`),
-:math:`\chi_1 = \chi_q = \kappa\sigma_w^2` at every :math:`q`, critical :math:`\sigma_w^2 = 1/\kappa`, kernel the
-arc-cosine kernel (Cho & Saul 2009); erf (Williams 1997):
-:math:`\mathbb{E}[\phi^2] = \frac2\pi\arcsin\frac{2q}{1+2q}`, :math:`\mathbb{E}[\phi'^2] = \frac{4}{\pi\sqrt{1+4q}}`,
-:math:`\chi_q = \sigma_w^2\frac{4}{\pi(1+2q)\sqrt{1+4q}}`; exact GELU (closed form derived in
-:mod:`statfield.activations`). Everything else: the trapezoid rule of :mod:`statfield.quadrature`
-(relative error :math:`\le 10^{-13}`, tested against mpmath) and, for the c-map fixed point, Mehler's series
-with a Parseval tail bound.
+Evaluation (dispatch on the :class:`~statfield.activations.Activation` object, never on its name)
+
+* Single-input moments :math:`\mathbb E\phi^2`, :math:`\mathbb E\phi'^2`, :math:`dm/dq` from
+  ``act.closed_moments(q)`` where the activation carries them (piecewise linear
+  :math:`\phi = a_+z\theta(z) + a_-z\theta(-z)` with :math:`\kappa = (a_+^2+a_-^2)/2`: :math:`m = \kappa q`, so
+  :math:`q^* = \sigma_b^2/(1-\kappa\sigma_w^2)` and :math:`\chi_1 = \chi_q = \kappa\sigma_w^2`; erf, Williams 1997;
+  exact GELU); a key the activation lacks is computed by quadrature.
+* Otherwise :mod:`statfield.quadrature`: the trapezoid rule for smooth :math:`\phi` and moderate ``q``
+  (relative error :math:`\le 10^{-13}`, tested against mpmath); graded Gauss–Legendre panels split exactly at
+  ``act.kinks`` (hard tanh, user piecewise functions) and for ``q > Q_TRAP`` (nodes grow like
+  :math:`\log q`, bounded memory). :math:`dm/dq` by Stein's lemma when :math:`\phi` is smooth with a known
+  :math:`\phi''`, else by the score identity :math:`\mathbb E[\phi^2(z^2-1)]/(2q)` (exact at kinks).
+* Two-input quantities: ``act.kernel``/``act.deriv_kernel`` closed forms (arc-cosine kernels, Cho & Saul 2009;
+  erf; GELU); otherwise Mehler's series with a Parseval tail bound (smooth :math:`\phi`) or the graded 2-D rule
+  (kinked :math:`\phi`). Just above the critical line :math:`c^*` is solved in :math:`1 - c` without
+  cancellation (:func:`c_star`), so depth scales stay positive and accurate.
+* :math:`\phi'` is needed for :math:`\chi_1`, :math:`\chi_c`, the phase and the NTK; if the activation cannot
+  evaluate it (``act.derivative`` raises) these raise ``ValueError`` naming the activation — never NaN.
 
 Degenerate cases (documented decisions)
 
-* :math:`\kappa\sigma_w^2 > 1` (linear/ReLU chaotic regime) or any activation whose q-map has no stable fixed
-  point below :math:`q = 10^6`: ``ValueError`` (no fixed point; ``q^l`` diverges).
+* No stable fixed point (:math:`\kappa\sigma_w^2 > 1` for piecewise-linear :math:`\phi`, or no stable fixed point
+  of the q-map below :math:`q = 10^6`): **scalar** input raises ``ValueError`` naming the point; **array**
+  input returns NaN at exactly those points with a :class:`NoFixedPointWarning` (count and first point), and
+  :func:`phase` / :class:`PhaseDiagram` label them ``"unbounded"`` — one rule for :func:`q_star`,
+  :func:`chi1`, :func:`chi_q`, :func:`c_star`, :func:`chi_c`, :func:`depth_scales`, :func:`cmap` and
+  :func:`phase_diagram` (NaN plus label there, no warning).
 * :math:`\kappa\sigma_w^2 = 1`, :math:`\sigma_b^2 = 0` (e.g. ReLU at the He point): every :math:`q` is a fixed
   point; :func:`q_star` raises (undefined), but :func:`chi1` = 1, :func:`c_star` = 1, the phase is critical.
 * :math:`q^* = 0` (:math:`\sigma_b^2 = 0`, stable zero): :math:`\chi_1 = \sigma_w^2\phi'(0)^2`, :math:`c^* = 1`,
   :math:`\chi_c = \chi_1` (the :math:`\sigma_b^2\to0^+` limit).
+* Criticality: :math:`|\chi - 1| \le` :data:`CHI_CRITICAL_TOL` gives :math:`\xi = \infty` (a larger finite
+  value would be rounding noise); :func:`phase` calls :math:`|\chi_1 - 1|\le` ``tol`` (default
+  :math:`10^{-10}`) critical, with the same rule in :func:`phase_diagram`.
+* Overflow: results that do not fit in float64 (:func:`qmap`/:func:`cmap` at huge ``q``, deep chaotic
+  kernels in :func:`nngp_kernel`/:func:`ntk_kernel`) raise ``OverflowError`` (naming the layer for kernels).
+
+Backward pass: :func:`ntk_kernel`, :func:`ntk_diagonal`, :func:`ntk_depth_profile` and the ``ntk_limit`` /
+``xi_ntk`` fields of :class:`PhaseDiagram` (Jacot et al. 2018; Xiao, Pennington & Schoenholz 2020).
 
 All public functions take scalars or arrays of ``sigma_w2``/``sigma_b2`` (broadcast) and return python
 floats for scalar input.
@@ -52,31 +72,43 @@ floats for scalar input.
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from ._checks import check_finite, check_int
 from .activations import Activation, get_activation
-from .quadrature import (H0, QuadratureWarning, _trap_1d_many, hermite_coefficients, mehler_kernel)
+from .quadrature import (
+    H0,
+    QuadratureWarning,
+    _breakpoints,
+    _trap_1d_many,
+    hermite_coefficients,
+)
 
 __all__ = [
-    "qmap",
-    "cmap",
-    "q_star",
-    "chi1",
-    "chi_q",
-    "c_star",
-    "chi_c",
-    "depth_scales",
-    "critical_sigma_w2",
-    "critical_line",
-    "phase",
-    "mean_field",
+    "CHI_CRITICAL_TOL",
     "MeanField",
-    "nngp_kernel",
-    "phase_diagram",
+    "NTKDepthProfile",
+    "NoFixedPointWarning",
     "PhaseDiagram",
+    "c_star",
+    "chi1",
+    "chi_c",
+    "chi_q",
+    "cmap",
+    "critical_line",
+    "critical_sigma_w2",
+    "depth_scales",
+    "mean_field",
+    "nngp_kernel",
+    "ntk_depth_profile",
+    "ntk_diagonal",
+    "ntk_kernel",
+    "phase",
+    "phase_diagram",
+    "q_star",
+    "qmap",
 ]
 
 Q_MAX = 1.0e6
@@ -113,58 +145,92 @@ def _kappa(act):
 
 # ============================================================================ single-input moments
 def _moments(act, q, need_dm=True, need_p=True):
-    r"""(m, p, dm) at q (any shape): m = E[phi^2], p = E[phi'^2], dm = dm/dq = E[phi'^2 + phi phi'']."""
+    r"""(m, p, dm) at q (any shape): m = E[phi^2], p = E[phi'^2], dm = dm/dq = E[phi'^2 + phi phi''].
+
+    Closed forms from ``act.closed_moments(q)`` where present (a missing key is computed by quadrature);
+    the rest by :func:`_gauss_moments`. Entries not requested are NaN.
+    """
     q = np.asarray(q, dtype=float)
-    if act.is_piecewise_linear:
-        k = _kappa(act)
-        return k * q, np.full(q.shape, k), np.full(q.shape, k)
-    if act.name == "erf":
-        r = np.sqrt(1 + 4 * q)
-        m = (2 / np.pi) * np.arcsin(2 * q / (1 + 2 * q))
-        return m, (4 / np.pi) / r, 4 / (np.pi * (1 + 2 * q) * r)
-    if act.name == "gelu":
-        # m = q/4 + q asin(q/(1+q))/(2 pi) + q^2/(pi (1+q) sqrt(1+2q))  (diagonal of the closed-form kernel)
-        s = np.sqrt(1 + 2 * q)
-        asn = np.arcsin(q / (1 + q))
-        m = q / 4 + q * asn / (2 * np.pi) + q * q / (np.pi * (1 + q) * s)
-        p = act.deriv_kernel(q, q, q)
-        dm = (0.25 + asn / (2 * np.pi) + q / (2 * np.pi * (1 + q) * s)
-              + (2 * q + 4 * q * q + q**3) / (np.pi * (1 + q) ** 2 * s**3))
-        return m, p, dm
-    return _gauss_moments(act, q, need_dm, h0=H0, need_p=need_p)
+    cm = getattr(act, "closed_moments", None)
+    res = None
+    if cm is not None:
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            res = cm(q)
+    res = dict(res) if res else {}
+    want = {"m": True, "p": need_p, "dm": need_dm}
+    missing = [k for k, w in want.items() if w and k not in res]
+    if missing:
+        m, p, dm = _gauss_moments(act, q, need_dm="dm" in missing, need_p="p" in missing,
+                                  need_m="m" in missing)
+        res.setdefault("m", m)
+        if need_p:
+            res.setdefault("p", p)
+        if need_dm:
+            res.setdefault("dm", dm)
+    nan = np.full(q.shape, np.nan)
+    out = [np.broadcast_to(np.asarray(res[k], dtype=float), q.shape) if w else nan for k, w in want.items()]
+    return tuple(np.array(o, dtype=float) for o in out)
 
 
-def _gauss_moments(act, q, need_dm=True, h0=H0, need_p=True):
-    """Trapezoid-rule moments for activations without closed forms (see statfield.quadrature)."""
+def _derivative_or_raise(act, x):
+    """phi'(x), or ValueError naming the activation (never NaN)."""
+    try:
+        return act.derivative(x, np)
+    except ValueError:
+        raise
+    except Exception as exc:
+        raise ValueError(f"activation {act.name!r}: its derivative cannot be evaluated ({exc}); chi1, chi_c "
+                         "and the phase need phi' (pass deriv= or a SymPy expression)") from exc
+
+
+def _gauss_moments(act, q, need_dm=True, h0=H0, need_p=True, need_m=True):
+    """Quadrature moments for activations without closed forms (see statfield.quadrature).
+
+    ``dm`` by Stein's lemma E[phi'^2 + phi phi''] when phi is smooth (no kinks) and phi'' is known exactly
+    (given or from SymPy), otherwise by the score identity dm/dq = E[phi^2 (z^2 - 1)]/(2q), which holds for any
+    phi (no derivative; at a kink phi'' would carry a delta that the Stein form misses).
+    """
     flat = q.reshape(-1)
     if flat.size == 0:
         return np.empty(q.shape), np.empty(q.shape), np.empty(q.shape)
-    has2 = act.second_deriv is not None or act.sympy_fn is not None
-    has1 = (act.deriv is not None or act.sympy_fn is not None) and (need_p or (need_dm and has2))
+    kinks = _breakpoints(act)
+    stein = (need_dm and not kinks and (act.second_deriv is not None or act.sympy_fn is not None)
+             and not act.is_piecewise_linear)
+    if need_p or stein:
+        _derivative_or_raise(act, np.zeros(1))
 
     def fs(x, z):
         f = act.numpy(x)
         out = [f * f]
-        if has1:
-            d = act.derivative(x, np)
-            out.append(d * d)
-            if need_dm and has2:
+        if need_p or stein:
+            d = _derivative_or_raise(act, x)
+            if need_p:
+                out.append(d * d)
+            if stein:
                 out.append(d * d + f * act.second_derivative(x, np))
-        if need_dm and not has2:
+        if need_dm and not stein:
             out.append(f * f * (z * z - 1.0))  # score identity: dm/dq = E[phi^2 (z^2-1)]/(2q)
         return out
 
-    res = _trap_1d_many(fs, flat, h0, even=_has_parity(act))
+    res = _trap_1d_many(fs, flat, h0, even=_has_parity(act), kinks=kinks)
     m = res[0]
-    p = res[1] if (has1 and need_p) else np.full(flat.shape, np.nan)
+    p = res[1] if need_p else np.full(flat.shape, np.nan)
     if need_dm:
-        if has2:
-            dm = res[2]
+        if stein:
+            dm = res[-1]
         else:
             with np.errstate(divide="ignore", invalid="ignore"):
                 dm = res[-1] / (2 * flat)
+            small = flat == 0
+            if np.any(small):  # q = 0: the limit dm/dq = phi'(0)^2 + phi(0) phi''(0)
+                z0 = np.zeros(1)
+                d0 = float(_derivative_or_raise(act, z0)[0])
+                f0 = float(act.numpy(z0)[0])
+                dm[small] = d0 * d0 + (f0 * float(act.second_derivative(z0, np)[0]) if f0 != 0 else 0.0)
     else:
         dm = np.full(flat.shape, np.nan)
+    if not need_m:
+        m = np.full(flat.shape, np.nan)
     return m.reshape(q.shape), p.reshape(q.shape), dm.reshape(q.shape)
 
 
@@ -204,7 +270,7 @@ def _qgrid_table(act):
     """(m, dm, m0) on the shared geometric q grid (cached per activation object)."""
     key = id(act)
     if key not in _TABLES or _TABLES[key][0] is not act:
-        m, _, dm = _moments(act, _QGRID)
+        m, _, dm = _moments(act, _QGRID, need_p=False)
         m0 = float(act.numpy(np.array(0.0))) ** 2
         _TABLES[key] = (act, m, dm, m0)
     return _TABLES[key][1:]
@@ -384,12 +450,28 @@ def _no_fixed_point_error(act, sw, sb, ok):
                       f"sigma_b2={b:g} (q^l diverges): decrease sigma_w2")
 
 
-def _q_star_checked(act, sw, sb):
+class NoFixedPointWarning(RuntimeWarning):
+    """Array input: some points have no stable fixed point; their results are NaN (see the module docstring)."""
+
+
+def _q_star_checked(act, sw, sb, scalar=True):
+    """q* on all points; scalar input without a fixed point raises, array input gets NaN there plus a warning."""
     q, ok = _q_star_arrays(act, sw, sb)
-    if not np.all(ok):
-        raise _no_fixed_point_error(act, sw, sb, ok)
-    _quad_check(act, q)
-    return q
+    _missing(act, sw, sb, ok, scalar)
+    if np.any(ok):
+        _quad_check(act, q[ok])
+    return q, ok
+
+
+def _missing(act, sw, sb, ok, scalar):
+    if np.all(ok):
+        return
+    err = _no_fixed_point_error(act, sw, sb, ok)
+    if scalar:
+        raise err
+    n_bad = int(np.size(ok) - np.count_nonzero(ok))
+    warnings.warn(f"{n_bad} of {np.size(ok)} points have no stable fixed point (results NaN there, phase "
+                  f"'unbounded'); first: {err}", NoFixedPointWarning, stacklevel=4)
 
 
 # ============================================================================ public: single input
@@ -402,7 +484,17 @@ def qmap(activation, sigma_w2, sigma_b2, q):
     scalar, (sw, sb, q) = _params(sigma_w2, sigma_b2, q)
     if not np.all(np.isfinite(q) & (q >= 0)):  # NaN/inf would otherwise fail deep in the quadrature
         raise ValueError(f"q must be finite and >= 0, got {q!r}")
-    return _out(sw * _m_only(act, q) + sb, scalar)
+    with np.errstate(over="ignore", invalid="ignore"):
+        out = sw * _m_only(act, q) + sb
+    _finite_or_overflow("qmap", out, np.zeros(out.shape, dtype=bool), "q")
+    return _out(out, scalar)
+
+
+def _finite_or_overflow(fn, out, expected_nan, name):
+    bad = ~np.isfinite(out) & ~expected_nan
+    if np.any(bad):
+        raise OverflowError(f"{fn}: the result overflows float64 (sigma_w2 * E[phi^2] + sigma_b2 at this {name} "
+                            "is not representable); reduce q or sigma_w2")
 
 
 def q_star(activation, sigma_w2, sigma_b2):
@@ -422,7 +514,8 @@ def q_star(activation, sigma_w2, sigma_b2):
     """
     act = _act(activation)
     scalar, (sw, sb) = _params(sigma_w2, sigma_b2)
-    return _out(_q_star_checked(act, sw, sb), scalar)
+    q, ok = _q_star_checked(act, sw, sb, scalar)
+    return _out(np.where(ok, q, np.nan), scalar)
 
 
 def chi_q(activation, sigma_w2, sigma_b2):
@@ -437,8 +530,7 @@ def chi_q(activation, sigma_w2, sigma_b2):
     scalar, (sw, sb) = _params(sigma_w2, sigma_b2)
     if act.is_piecewise_linear:
         return _out(_kappa(act) * sw, scalar)
-    q = _q_star_checked(act, sw, sb)
-    return _out(sw * _moments(act, q)[2], scalar)
+    return _out(_at_q_star(act, sw, sb, scalar, lambda q, w: w * _moments(act, q, need_p=False)[2]), scalar)
 
 
 def chi1(activation, sigma_w2, sigma_b2):
@@ -452,8 +544,16 @@ def chi1(activation, sigma_w2, sigma_b2):
     scalar, (sw, sb) = _params(sigma_w2, sigma_b2)
     if act.is_piecewise_linear:
         return _out(_kappa(act) * sw, scalar)
-    q = _q_star_checked(act, sw, sb)
-    return _out(sw * _moments(act, q, need_dm=False)[1], scalar)
+    return _out(_at_q_star(act, sw, sb, scalar, lambda q, w: w * _moments(act, q, need_dm=False)[1]), scalar)
+
+
+def _at_q_star(act, sw, sb, scalar, fun):
+    """fun(q*, sigma_w2) on the points with a fixed point, NaN elsewhere (array input only)."""
+    q, ok = _q_star_checked(act, sw, sb, scalar)
+    out = np.full(sw.shape, np.nan)
+    if np.any(ok):
+        out[ok] = fun(q[ok], sw[ok])
+    return out
 
 
 # ============================================================================ two inputs
@@ -473,14 +573,17 @@ def cmap(activation, sigma_w2, sigma_b2, c, q=None):
     2017 Eq. 4; at ``q = q*`` the denominator is :math:`q^*`). ``q`` defaults to :math:`q^*`. ``c`` in
     :math:`[-1, 1]`. At ``q = 0`` with ``sigma_b2 = 0`` the limit is used: piecewise linear (scale invariant)
     evaluates at ``q = 1``; smooth :math:`\phi` with :math:`\phi(0) = 0 \neq \phi'(0)` give :math:`c`.
-    Closed forms where the registry has them, else the 2-D trapezoid rule (:func:`statfield.quadrature.expect2`).
+    Closed forms where the activation has them, else :func:`statfield.quadrature.expect2` (trapezoid rule; graded
+    Gauss–Legendre panels split at the kinks and for ``q > Q_TRAP``: bounded memory at any ``q``). A result that
+    overflows float64 raises ``OverflowError``.
     """
     act = _act(activation)
     scalar, (sw, sb, c) = _params(sigma_w2, sigma_b2, c)
     if np.any(np.abs(c) > 1):
         raise ValueError(f"c must lie in [-1, 1], got {c!r}")
     if q is None:
-        qq = _q_star_checked(act, sw, sb)
+        qq, okq = _q_star_checked(act, sw, sb, scalar)
+        qq = np.where(okq, qq, np.nan)
     else:
         qq = np.asarray(check_finite(q, "q"), dtype=float)
         if np.any(qq < 0):
@@ -490,13 +593,16 @@ def cmap(activation, sigma_w2, sigma_b2, c, q=None):
     degenerate = (qq == 0) & (sb == 0)
     if np.any(degenerate) and not act.is_piecewise_linear:
         f0 = float(act.numpy(np.array(0.0)))
-        d0 = float(act.derivative(np.array(0.0), np))
+        d0 = float(_derivative_or_raise(act, np.zeros(1))[0])
         if f0 != 0 or d0 == 0:
             raise ValueError("cmap at q = 0 with sigma_b2 = 0 is undefined for this activation: q must be > 0")
-    qe = np.where(degenerate, 1.0, qq)
-    num = sw * _kern(act, qe, c) + sb
-    den = sw * _m_only(act, qe) + sb
-    out = num / den
+    qe = np.where(degenerate | np.isnan(qq), 1.0, qq)
+    with np.errstate(over="ignore", invalid="ignore"):
+        num = sw * _kern(act, qe, c) + sb
+        den = sw * _m_only(act, qe) + sb
+        out = num / den
+    _finite_or_overflow("cmap", out, np.isnan(qq), "q")
+    out = np.where(np.isnan(qq), np.nan, out)
     if not act.is_piecewise_linear:
         out = np.where(degenerate, c, out)
     # round-off only (|excess| <= 1e-13); a larger excess would be a bug and is left visible
@@ -513,7 +619,9 @@ def _c_star_arrays(act, sw, sb, q, chi1_):
     if idx.size == 0:
         return cs, chic
     w, b, qq = sw[idx], sb[idx], q[idx]
-    if act.has_closed_form("kernel") and act.has_closed_form("deriv_kernel"):
+    well_posed = chi1_[idx] - 1.0 >= _NEAR_CRITICAL
+    closed = act.has_closed_form("kernel") and act.has_closed_form("deriv_kernel")
+    if closed and np.all(well_posed):
         def G(c, sub):
             q_, w_, b_ = qq[sub], w[sub], b[sub]
             return (w_ * act.kernel(q_, q_, q_ * c) + b_) / q_ - c, w_ * act.deriv_kernel(q_, q_, q_ * c) - 1.0
@@ -522,6 +630,45 @@ def _c_star_arrays(act, sw, sb, q, chi1_):
         cs[idx] = c
         chic[idx] = dG + 1.0
         return cs, chic
+    if _breakpoints(act) and not closed:
+        # kinked: the Hermite coefficients decay algebraically; 2-D graded quadrature split at the kinks
+        from .quadrature import deriv_kernel, kernel
+
+        def G(c, sub):
+            q_, w_, b_ = qq[sub], w[sub], b[sub]
+            e = np.asarray(kernel(act, q_, q_, q_ * c), dtype=float)
+            ed = np.asarray(deriv_kernel(act, q_, q_, q_ * c), dtype=float)
+            return (w_ * e + b_) / q_ - c, w_ * ed - 1.0
+
+        c, dG = _newton_from_zero(G, idx.size, maxiter=60)
+        cs[idx] = c
+        chic[idx] = dG + 1.0
+        return cs, chic
+    if closed:  # closed forms away from the critical line, Mehler's series close to it
+        far = np.nonzero(well_posed)[0]
+        if far.size:
+            sub_cs, sub_cc = _c_star_arrays(act, w[far], b[far], qq[far], chi1_[idx][far])
+            cs[idx[far]], chic[idx[far]] = sub_cs, sub_cc
+        near = np.nonzero(~well_posed)[0]
+        c, cc = _c_star_mehler(act, w[near], b[near], qq[near])
+        cs[idx[near]], chic[idx[near]] = c, cc
+        return cs, chic
+    far = np.nonzero(well_posed)[0]
+    if far.size:
+        c, cc = _c_star_mehler_far(act, w[far], b[far], qq[far])
+        cs[idx[far]], chic[idx[far]] = c, cc
+    near = np.nonzero(~well_posed)[0]
+    if near.size:
+        c, cc = _c_star_mehler(act, w[near], b[near], qq[near])
+        cs[idx[near]], chic[idx[near]] = c, cc
+    return cs, chic
+
+
+def _c_star_mehler_far(act, w, b, qq):
+    """(c*, chi_c) away from the critical line: Newton from c = 0 on Mehler's series (monotone, convex map)."""
+    idx = np.arange(qq.size)
+    cs = np.ones(qq.size)
+    chic = np.ones(qq.size)
     # Mehler series with Parseval tail, K adapted to the tail bound; at the fixed point
     # E[phi^2](q*) = (q* - sigma_b2)/sigma_w2 exactly, so no further quadrature is needed for m
     m = (qq - b) / w
@@ -565,6 +712,79 @@ def _c_star_arrays(act, sw, sb, q, chi1_):
     cs[idx] = c
     chic[idx] = dG + 1.0
     return cs, chic
+
+
+#: below chi1 - 1 = this, closed-form c-maps lose digits to cancellation near c = 1: Mehler's series in 1 - c
+_NEAR_CRITICAL = 1e-2
+
+
+def _c_star_mehler(act, w, b, qq):
+    r"""(c*, chi_c) in the chaotic phase from Mehler's series, solved in :math:`1 - c` without cancellation.
+
+    With :math:`P_k = a_k(q^*)^2` and the fixed-point identity :math:`\sigma_w^2\sum_k P_k + \sigma_b^2 = q^*`,
+    :math:`c - \mathrm{cmap}(c) = (1-c)H(c)`,
+    :math:`H(c) = \frac{\sigma_w^2}{q^*}\sum_{j\ge0} T_j c^j - 1`, :math:`T_j = \sum_{k>j}P_k` (tail sums,
+    with the Parseval remainder). :math:`H` has non-negative coefficients above the constant, so it is
+    increasing and convex on :math:`[0, 1]`; :math:`H(1) = \chi_1 - 1 > 0` and :math:`H(0) < 0`. Newton from
+    :math:`c = 1` decreases monotonically to the unique root :math:`c^*`, which is well conditioned even where
+    :math:`1 - c^*` is tiny (just above criticality), and :math:`\chi_c = 1 - (1 - c^*)H'(c^*)` needs no
+    difference of nearly equal numbers. ``K`` = 256, 1024, 4096 terms until the weighted remainder
+    :math:`\sigma_w^2 (q^*\,\mathbb E\phi'^2 - \sum_k kP_k)/q^*` (which bounds the neglected part of
+    :math:`H` on :math:`[0, 1]`) is below :math:`10^{-13}`.
+    """
+    n = qq.size
+    c_out = np.ones(n)
+    chi_out = np.ones(n)
+    if n == 0:
+        return c_out, chi_out
+    m = (qq - b) / w                                   # E[phi^2] at the fixed point, exactly
+    p = _moments(act, qq, need_dm=False)[1]
+    par = _parity(act)
+    pending = np.arange(n)
+    for K in (256, 1024, 4096):
+        nxt = []
+        step = max(1, 2**21 // (K + 1))
+        for s0 in range(0, pending.size, step):
+            ii = pending[s0:s0 + step]
+            A = hermite_coefficients(act.numpy, qq[ii], K, parity=par)
+            P = A * A                                           # (n, K+1)
+            tail = np.clip(m[ii] - P.sum(axis=1), 0.0, None)
+            tail_d = np.clip(qq[ii] * p[ii] - P @ np.arange(K + 1.0), 0.0, None)
+            T = np.cumsum(P[:, ::-1], axis=1)[:, ::-1]          # T[:, j] = sum_{k >= j} P_k
+            T = np.concatenate([T[:, 1:], np.zeros((ii.size, 1))], axis=1) + tail[:, None]
+            scale = (w[ii] / qq[ii])[:, None]
+            C = np.ascontiguousarray((scale * T).T)             # (K+1, n) coefficients of H + 1
+            # sum_j T_j = sum_k k P_k = q* E[phi'^2] exactly: the remainder R c^(K+1) makes H(1) = chi1 - 1 as
+            # accurate as E[phi'^2] (the truncated sums alone lose ~1e-13 to rounding)
+            R = scale[:, 0] * (qq[ii] * p[ii] - T.sum(axis=1))
+            c = np.ones(ii.size)
+            active = np.arange(ii.size)
+            der = np.zeros(ii.size)
+            for _ in range(100):
+                val, d = _poly_and_deriv(C[:, active], c[active], R[active])
+                val = val - 1.0
+                der[active] = d
+                with np.errstate(divide="ignore", invalid="ignore"):
+                    stp = np.where(d > 0, val / d, 0.0)
+                stp = np.where(np.isfinite(stp), np.maximum(stp, 0.0), 0.0)   # monotone: only downwards
+                cn = np.maximum(c[active] - stp, 0.0)
+                done = np.abs(cn - c[active]) <= 2 * _EPS * np.maximum(cn, 1e-300)
+                c[active] = cn
+                active = active[~done]
+                if active.size == 0:
+                    break
+            val, d = _poly_and_deriv(C, c, R)
+            c_out[ii] = c
+            chi_out[ii] = 1.0 - (1.0 - c) * d
+            bound = w[ii] * tail_d * c ** (K + 1) / qq[ii]
+            nxt.append(ii[bound > 1e-13])
+        pending = np.concatenate(nxt) if nxt else np.zeros(0, dtype=int)
+        if pending.size == 0:
+            break
+    else:
+        warnings.warn(f"c_star: Mehler remainder above 1e-13 at K=4096 for {pending.size} point(s)",
+                      QuadratureWarning, stacklevel=4)
+    return c_out, chi_out
 
 
 def _poly_and_deriv(P, c, T, parity=None):
@@ -624,32 +844,42 @@ def _newton_from_zero(G, n, maxiter=200, start=None):
     return c, dg
 
 
-def _two_input(act, sw, sb):
+def _two_input(act, sw, sb, scalar=True):
+    """(c*, chi_c) flat arrays; NaN where there is no fixed point (array input; scalar input raises)."""
     sw, sb = sw.reshape(-1), sb.reshape(-1)
+    cs = np.full(sw.shape, np.nan)
+    cc = np.full(sw.shape, np.nan)
     if act.is_piecewise_linear:
         k = _kappa(act)
         c1 = k * sw
         ok = (c1 < 1) | ((c1 == 1) & (sb == 0))
-        if not np.all(ok):
-            raise _no_fixed_point_error(act, sw, sb, ok)
-        return np.ones(sw.shape), c1
-    q = _q_star_checked(act, sw, sb)
-    c1 = sw * _moments(act, q, need_dm=False)[1]
-    return _c_star_arrays(act, sw, sb, q, c1)
+        _missing(act, sw, sb, ok, scalar)
+        cs[ok], cc[ok] = 1.0, c1[ok]
+        return cs, cc
+    q, ok = _q_star_checked(act, sw, sb, scalar)
+    if np.any(ok):
+        c1 = sw[ok] * _moments(act, q[ok], need_dm=False)[1]
+        cs[ok], cc[ok] = _c_star_arrays(act, sw[ok], sb[ok], q[ok], c1)
+    return cs, cc
 
 
 def c_star(activation, sigma_w2, sigma_b2):
     r"""Stable fixed point :math:`c^*` of the c-map: 1 if :math:`\chi_1\le1`, else the unique root in :math:`[0,1)`.
 
-    Schoenholz et al. 2017 §3. Found by Newton's method from :math:`c = 0`, which converges monotonically
-    because the c-map is a power series in ``c`` with non-negative coefficients (Mehler), hence convex on
-    :math:`[0, 1]`. Closed-form kernels where available; otherwise Mehler's series
-    :math:`\sum_k a_k(q^*)^2c^k` with ``K`` = 256, 1024 or 4096 terms until the Parseval tail bound
-    :math:`2T c^{*K+1}\sigma_w^2/q^*` is below :math:`10^{-13}`.
+    Schoenholz et al. 2017 §3. Away from the critical line (:math:`\chi_1 - 1 \ge 10^{-2}`): Newton's method
+    from :math:`c = 0`, which converges monotonically because the c-map is a power series in ``c`` with
+    non-negative coefficients (Mehler), hence convex on :math:`[0, 1]`; closed-form kernels where available,
+    otherwise Mehler's series :math:`\sum_k a_k(q^*)^2c^k` with ``K`` = 256, 1024 or 4096 terms until the
+    Parseval tail bound :math:`2T c^{*K+1}\sigma_w^2/q^*` is below :math:`10^{-13}`; kinked activations without
+    closed forms by the graded 2-D quadrature split at the kinks. Close to the critical line
+    (:math:`0 < \chi_1 - 1 < 10^{-2}`, where :math:`1 - c^*\approx 2(\chi_1-1)/\mathrm{cmap}''(1)` is small and
+    the c-map minus ``c`` cancels): Mehler's series rewritten in :math:`1 - c` (see :func:`_c_star_mehler`),
+    which keeps :math:`1 - c^*` and :math:`\chi_c` accurate to the accuracy of :math:`\chi_1 - 1`.
+    Array input without a fixed point: NaN there (module docstring).
     """
     act = _act(activation)
     scalar, (sw, sb) = _params(sigma_w2, sigma_b2)
-    cs, _ = _two_input(act, sw, sb)
+    cs, _ = _two_input(act, sw, sb, scalar)
     return _out(cs.reshape(sw.shape), scalar)
 
 
@@ -660,33 +890,52 @@ def chi_c(activation, sigma_w2, sigma_b2):
     """
     act = _act(activation)
     scalar, (sw, sb) = _params(sigma_w2, sigma_b2)
-    _, cc = _two_input(act, sw, sb)
+    _, cc = _two_input(act, sw, sb, scalar)
     return _out(cc.reshape(sw.shape), scalar)
 
 
+#: |chi - 1| at or below this is criticality (xi = inf): chi is known to a few ulps, so a larger xi is noise
+CHI_CRITICAL_TOL = 8 * _EPS
+
+
 def _xi(chi):
+    r""":math:`\xi = -1/\ln\chi` for :math:`\chi < 1`; ``inf`` for :math:`|\chi - 1| \le` ``CHI_CRITICAL_TOL``."""
     chi = np.asarray(chi, dtype=float)
-    with np.errstate(divide="ignore"):
-        lg = np.log(chi)
-        return np.where(chi == 1.0, np.inf, -1.0 / np.where(chi == 1.0, -1.0, lg))
+    crit = np.abs(chi - 1.0) <= CHI_CRITICAL_TOL
+    with np.errstate(divide="ignore", invalid="ignore"):
+        lg = np.log(np.where(crit | ~(chi > 0), 0.5, chi))
+        xi = np.where(crit, np.inf, -1.0 / lg)
+    xi = np.where(np.isnan(chi), np.nan, xi)
+    if np.any(xi < 0):  # chi > 1 at a stable fixed point cannot happen; never return a negative depth scale
+        i = int(np.argmin(xi))
+        raise ArithmeticError(f"internal error: depth scale from chi = {chi.reshape(-1)[i]!r} > 1 at a stable "
+                              "fixed point")
+    return xi
 
 
 def depth_scales(activation, sigma_w2, sigma_b2):
     r"""Depth scales :math:`(\xi_q, \xi_c) = (-1/\ln\chi_q, -1/\ln\chi_c)` (Schoenholz et al. 2017 Eqs. 7, 9).
 
-    ``inf`` where :math:`\chi = 1` (criticality). In the chaotic phase :math:`\chi_c < 1` is taken at
-    :math:`c^*`; for piecewise linear :math:`\phi` with :math:`\sigma_b^2 = 0` at :math:`\kappa\sigma_w^2 = 1`
-    both are infinite.
+    Perturbations of :math:`q^l` and :math:`c^l` around the fixed point decay like :math:`e^{-l/\xi}`.
+    ``inf`` at criticality, i.e. where :math:`|\chi - 1| \le` :data:`CHI_CRITICAL_TOL` (:math:`8\epsilon`, the
+    rounding level of :math:`\chi`: a finite :math:`\xi > 5\cdot10^{14}` would be noise). Never negative: in
+    the chaotic phase :math:`\chi_c < 1` is taken at :math:`c^*`, which close to the critical line is solved
+    in the variable :math:`1 - c` without cancellation (see :func:`c_star`), so that
+    :math:`\xi_c \approx 1/(\chi_1 - 1)` just above criticality. For piecewise linear :math:`\phi` with
+    :math:`\sigma_b^2 = 0` at :math:`\kappa\sigma_w^2 = 1` both are infinite. Array input: NaN (with a
+    :class:`NoFixedPointWarning`) at points without a fixed point; scalar input raises ``ValueError``.
     """
     act = _act(activation)
     scalar, (sw, sb) = _params(sigma_w2, sigma_b2)
+    _, cc = _two_input(act, sw, sb, scalar)
+    ok = np.isfinite(cc)
     if act.is_piecewise_linear:
-        _, cc = _two_input(act, sw, sb)
-        xq = _xi(_kappa(act) * sw.reshape(-1))
+        xq = np.where(ok, _xi(np.where(ok, _kappa(act) * sw.reshape(-1), 0.5)), np.nan)
     else:
-        q = _q_star_checked(act, sw.reshape(-1), sb.reshape(-1))
-        xq = _xi(sw.reshape(-1) * _moments(act, q)[2])
-        _, cc = _two_input(act, sw, sb)
+        q, _ = _q_star_arrays(act, sw.reshape(-1), sb.reshape(-1))      # same points as ok (checked above)
+        xq = np.full(ok.shape, np.nan)
+        if np.any(ok):
+            xq[ok] = _xi(sw.reshape(-1)[ok] * _moments(act, q[ok], need_p=False)[2])
     return _out(xq.reshape(sw.shape), scalar), _out(_xi(cc).reshape(sw.shape), scalar)
 
 
@@ -706,10 +955,16 @@ def phase(activation, sigma_w2, sigma_b2, tol: float = 1e-10):
         q, ok = _q_star_arrays(act, sw, sb)
         c1 = np.full(sw.shape, np.nan)
         c1[ok] = sw[ok] * _moments(act, q[ok], need_dm=False)[1]
-    lab = np.where(c1 > 1 + tol, "chaotic", np.where(c1 < 1 - tol, "ordered", "critical")).astype(object)
-    lab[~ok] = "unbounded"
-    lab = lab.reshape(shape)
+    lab = _phase_labels(c1, ok, tol).reshape(shape)
     return str(lab[()]) if scalar else lab.astype(str)
+
+
+def _phase_labels(c1, ok, tol):
+    """The one labelling rule (phase, phase_diagram, CLI): |chi1 - 1| <= tol is critical."""
+    with np.errstate(invalid="ignore"):
+        lab = np.where(c1 > 1 + tol, "chaotic", np.where(c1 < 1 - tol, "ordered", "critical")).astype(object)
+    lab[~ok] = "unbounded"
+    return lab
 
 
 @dataclass(frozen=True)
@@ -794,7 +1049,7 @@ def critical_sigma_w2(activation, sigma_b2):
     with np.errstate(divide="ignore", invalid="ignore"):
         sg = _QGRID - mg / pg
     f0 = float(act.numpy(np.array(0.0)))
-    d0 = float(act.derivative(np.array(0.0), np))
+    d0 = float(_derivative_or_raise(act, np.zeros(1))[0])
     s0 = -(f0 * f0) / (d0 * d0) if d0 != 0 else -np.inf
     out = np.empty(flat.shape)
     G = sg[None, :] - flat[:, None]
@@ -841,81 +1096,27 @@ def _crit_table(act):
     return _CRIT[key][1]
 
 
-# ============================================================================ NNGP
-def nngp_kernel(activation, sigma_w2, sigma_b2, X, depth, diagonal: bool = False):
-    r"""NNGP kernel :math:`K^{(\mathrm{depth})}` of the pre-activations of layer ``depth`` for inputs ``X`` (P x d_in).
-
-    :math:`K^{(1)} = \sigma_b^2 + \sigma_w^2 XX^\top/d_\mathrm{in}`,
-    :math:`K^{(l+1)} = \sigma_b^2 + \sigma_w^2\,\mathbb{E}[\phi(z)\phi(z')]`, :math:`(z,z')\sim N(0,K^{(l)})`
-    (Lee et al. 2018, arXiv:1711.00165 Eq. 4; Matthews et al. 2018).
-
-    Depth mapping to neural-tangents: ``nngp_kernel(..., depth=l)`` equals
-    ``stax.serial(Dense(1, W_std, b_std), *[phi, Dense(1, W_std, b_std)] * (l - 1))`` ``kernel_fn(X, None,
-    "nngp")`` with ``W_std**2 = sigma_w2``, ``b_std**2 = sigma_b2`` (default NTK parameterisation; l Dense
-    layers, ``l - 1`` nonlinearities).
-
-    Closed forms (piecewise linear, erf, GELU) elementwise; otherwise Mehler's series with per-input Hermite
-    coefficients, ``K`` doubled (128 ... 4096) until the Parseval tail is below :math:`10^{-14}` of
-    :math:`\mathbb{E}[\phi^2]` (truncation error at most twice that, Cauchy-Schwarz).
-    Memory :math:`O(P^2)` (:math:`O(P)` with ``diagonal=True``, which returns the diagonal only).
-    """
-    act = _act(activation)
-    scalar, (sw, sb) = _params(sigma_w2, sigma_b2)
-    if not scalar:
-        raise ValueError("nngp_kernel takes scalar sigma_w2 and sigma_b2")
-    sw, sb = float(sw), float(sb)
-    depth = check_int(depth, "depth", minimum=1)
-    X = np.asarray(X, dtype=float)
-    if X.ndim != 2 or X.shape[0] < 1 or X.shape[1] < 1:
-        raise ValueError(f"X must be a 2-D array (P x d_in) with P, d_in >= 1, got shape {X.shape}")
-    if not np.all(np.isfinite(X)):
-        raise ValueError("X must be finite")
-    d = X.shape[1]
-    if diagonal:
-        k = sb + sw * np.einsum("ij,ij->i", X, X) / d
-        for _ in range(depth - 1):
-            k = sb + sw * _m_only(act, k)
-        return k
-    K = sb + sw * (X @ X.T) / d
-    K = 0.5 * (K + K.T)
-    for _ in range(depth - 1):
-        diag = np.diagonal(K).copy()
-        if act.has_closed_form("kernel"):
-            s = np.sqrt(np.outer(diag, diag))
-            C = np.clip(K, -s, s)
-            E = act.kernel(diag[:, None], diag[None, :], C)
-        else:
-            E = _mehler_gram(act, diag, K)
-        K = sb + sw * E
-        K = 0.5 * (K + K.T)
-    return K
-
-
-def _mehler_gram(act, diag, K):
-    m = _m_only(act, diag)
-    s = np.sqrt(np.outer(diag, diag))
-    with np.errstate(divide="ignore", invalid="ignore"):
-        rho = np.where(s > 0, K / np.where(s > 0, s, 1.0), 0.0)
-    rho = np.clip(rho, -1.0, 1.0)
-    par = _parity(act)
-    for Kn in (128, 256, 512, 1024, 2048, 4096):
-        A = hermite_coefficients(act.numpy, diag, Kn, parity=par)
-        T = np.clip(m - np.sum(A * A, axis=-1), 0.0, None)
-        if np.all(T <= 1e-14 * np.maximum(m, 1e-300)):
-            break
-    else:
-        warnings.warn(f"nngp_kernel: Mehler tail {T.max():.1e} above 1e-14 E[phi^2] at K=4096", QuadratureWarning,
-                      stacklevel=3)
-    return mehler_kernel(A[:, None, :], A[None, :, :], rho, T[:, None], T[None, :])
-
-
 # ============================================================================ phase diagram
 @dataclass
 class PhaseDiagram:
-    """Mean-field quantities on a ``(sigma_b2, sigma_w2)`` grid (arrays of shape ``(len(sigma_b2), len(sigma_w2))``).
+    r"""Mean-field quantities on a ``(sigma_b2, sigma_w2)`` grid (arrays of shape ``(len(sigma_b2), len(sigma_w2))``).
 
     ``phase`` holds ``"ordered"``, ``"chaotic"``, ``"critical"`` or ``"unbounded"`` (no stable fixed point:
-    ``q_star``, ``c_star``, ``xi_q``, ``xi_c`` are NaN there, flagged by this label, never silently).
+    every fixed-point quantity is NaN there, flagged by this label, never silently; the array functions
+    :func:`q_star`, :func:`c_star`, :func:`depth_scales`, ... return the same NaN with a
+    :class:`NoFixedPointWarning`).
+
+    Backward pass (NTK parameterisation, :func:`ntk_kernel`): for an input at the fixed point the NTK
+    diagonal obeys :math:`\Theta^{l+1} = q^* + \chi_1\Theta^l`, so :math:`\Theta^l = q^*(1-\chi_1^l)/(1-\chi_1)`:
+    it tends to ``ntk_limit`` :math:`= q^*/(1-\chi_1)` in the ordered phase, grows linearly
+    (:math:`lq^*`) at criticality and like :math:`\chi_1^l` in the chaotic phase (``inf`` there).
+    ``xi_ntk`` :math:`= 1/|\ln\chi_1|` is the depth scale of trainability: in the ordered phase the
+    condition number of :math:`\Theta` over inputs grows like :math:`e^{l/\xi}` (all inputs map to the same
+    point: untrainable for :math:`l\gg\xi`), in the chaotic phase :math:`\Theta_{x\neq x'}/\Theta_{xx}\propto
+    e^{-l/\xi}` (the NTK becomes a multiple of the identity: trainable but unable to generalise); ``inf`` at
+    criticality, where both change only algebraically (Xiao, Pennington & Schoenholz 2020, "Disentangling
+    trainability and generalization in deep neural networks", arXiv:1912.13053, §4 and Table 1;
+    :func:`ntk_depth_profile` computes the finite-depth curves).
     """
 
     activation: str
@@ -929,27 +1130,31 @@ class PhaseDiagram:
     xi_q: np.ndarray
     xi_c: np.ndarray
     phase: np.ndarray
+    ntk_limit: np.ndarray = None
+    xi_ntk: np.ndarray = None
+    act: object = field(default=None, repr=False, compare=False)
 
     def plot(self, path=None, ax=None):
-        """Colour map of :math:`\\xi_c` (log scale) with the exact :math:`\\chi_1 = 1` line; PNG to ``path``."""
-        import matplotlib
+        """Colour map of :math:`\\xi_c` (log scale) with the exact :math:`\\chi_1 = 1` line; PNG to ``path``.
 
-        if ax is None:
-            matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
+        Builds a :class:`matplotlib.figure.Figure` directly (no pyplot state, no backend switch) unless an
+        ``ax`` is given. Returns the axes.
+        """
         from matplotlib.colors import LogNorm
+        from matplotlib.figure import Figure
 
         fig = None
         if ax is None:
-            fig, ax = plt.subplots(figsize=(6, 4.5))
+            fig = Figure(figsize=(6, 4.5))
+            ax = fig.add_subplot()
         xi = np.where(np.isfinite(self.xi_c), self.xi_c, np.nan)
         finite = xi[np.isfinite(xi) & (xi > 0)]
         norm = LogNorm(vmin=max(finite.min(), 1e-2), vmax=min(finite.max(), 1e4)) if finite.size else None
         im = ax.pcolormesh(self.sigma_w2, self.sigma_b2, xi, shading="auto", norm=norm, cmap="viridis")
-        plt.colorbar(im, ax=ax, label=r"$\xi_c$")
+        ax.figure.colorbar(im, ax=ax, label=r"$\xi_c$")
         try:
             qq = np.geomspace(1e-8, max(4 * float(np.nanmax(self.q_star)), 1e-6), 4000)
-            w, b = critical_line(self.activation, qq)
+            w, b = critical_line(self.act if self.act is not None else self.activation, qq)
             sel = (b >= self.sigma_b2.min()) & (b <= self.sigma_b2.max())
             ax.plot(np.where(sel, w, np.nan), np.where(sel, b, np.nan), "w-", lw=2, label=r"$\chi_1 = 1$")
             ax.legend(loc="upper left")
@@ -960,9 +1165,8 @@ class PhaseDiagram:
         ax.set_title(f"{self.activation}: depth scale $\\xi_c$")
         ax.set_xlim(self.sigma_w2.min(), self.sigma_w2.max())
         ax.set_ylim(self.sigma_b2.min(), self.sigma_b2.max())
-        if path is not None and fig is not None:
-            fig.savefig(path, dpi=120, bbox_inches="tight")
-            plt.close(fig)
+        if path is not None:
+            (fig or ax.figure).savefig(path, dpi=120, bbox_inches="tight")
         return ax
 
 
@@ -1002,10 +1206,140 @@ def phase_diagram(activation, sigma_w2, sigma_b2) -> PhaseDiagram:
         cs = np.full(sw.shape, np.nan)
         cc = np.full(sw.shape, np.nan)
         cs[ok], cc[ok] = _c_star_arrays(act, sw[ok], sb[ok], q[ok], c1[ok])
-    lab = np.where(c1 > 1, "chaotic", np.where(c1 < 1, "ordered", "critical")).astype(object)
-    lab[~ok] = "unbounded"
+    lab = _phase_labels(c1, ok, 1e-10)
     xq = np.where(ok, _xi(np.where(ok, cq, 0.5)), np.nan)
     xc = np.where(ok, _xi(np.where(ok, cc, 0.5)), np.nan)
     shp = SW.shape
+    lim, xn = _ntk_asymptotics(np.where(ok, q, np.nan), c1, ok, act, sb)
     return PhaseDiagram(act.name, w, b, q.reshape(shp), c1.reshape(shp), cq.reshape(shp), cs.reshape(shp),
-                        cc.reshape(shp), xq.reshape(shp), xc.reshape(shp), lab.reshape(shp))
+                        cc.reshape(shp), xq.reshape(shp), xc.reshape(shp), lab.reshape(shp),
+                        lim.reshape(shp), xn.reshape(shp), act)
+
+
+def _ntk_asymptotics(q, c1, ok, act, sb):
+    """(Theta* = q*/(1 - chi1) or inf, xi_ntk = 1/|ln chi1| or inf at criticality); NaN where not ok."""
+    qq = np.where(act.is_piecewise_linear & (sb == 0) & ok & (c1 == 1), 1.0, q)   # marginal: per unit q
+    crit = np.abs(c1 - 1.0) <= CHI_CRITICAL_TOL
+    with np.errstate(divide="ignore", invalid="ignore"):
+        lim = np.where(c1 < 1.0, qq / (1.0 - c1), np.inf)
+        xn = np.where(crit, np.inf, 1.0 / np.abs(np.log(np.where(crit, 0.5, c1))))
+    lim = np.where(crit, np.inf, lim)
+    return np.where(ok, lim, np.nan), np.where(ok, xn, np.nan)
+
+
+# ============================================================================ backward pass (NTK)
+def _fixed_point_scale(act, sw, sb, fn):
+    """q* for the NTK profiles; the marginal piecewise-linear point (every q fixed) uses q = 1 (per unit q)."""
+    if act.is_piecewise_linear and sb == 0.0 and _kappa(act) * sw == 1.0:
+        return 1.0
+    q, _ = _q_star_checked(act, np.array([sw]), np.array([sb]), True)
+    return float(q[0])
+
+
+def ntk_diagonal(activation, sigma_w2, sigma_b2, depth):
+    r"""NTK diagonal :math:`\Theta^{(l)}(x, x)`, ``l = 1 ... depth``, for an input at the fixed point :math:`q^*`.
+
+    With :math:`K^{(l)}(x,x) = q^*` for every layer, the recursion of :func:`ntk_kernel` reads
+    :math:`\Theta^{(l+1)} = q^* + \chi_1\Theta^{(l)}`, :math:`\Theta^{(1)} = q^*`, so
+
+    .. math:: \Theta^{(l)}(x,x) = q^*\,\frac{1-\chi_1^l}{1-\chi_1}
+              \;\;(= l\,q^* \text{ at } \chi_1 = 1),
+
+    bounded by :math:`q^*/(1-\chi_1)` in the ordered phase, **linear in depth at criticality** and
+    exponential (:math:`\chi_1^l`) in the chaotic phase (Jacot et al. 2018 Thm. 1 specialised to the fixed
+    point; Xiao et al. 2020, arXiv:1912.13053 §4). Evaluated as ``l * q* * expm1(l log chi1)/(l log chi1)``
+    (no cancellation near criticality). At the marginal piecewise-linear point (ReLU at
+    :math:`\sigma_w^2 = 2`, :math:`\sigma_b^2 = 0`: every :math:`q` is a fixed point) the result is per unit
+    :math:`q^{(1)}`, i.e. :math:`\Theta^{(l)} = l`.
+
+    Returns an array of length ``depth``. Raises ``ValueError`` without a fixed point (names the point) and
+    ``OverflowError`` where :math:`\Theta` exceeds float64 (chaotic phase, large depth).
+    """
+    act = _act(activation)
+    scalar, (sw, sb) = _params(sigma_w2, sigma_b2)
+    if not scalar:
+        raise ValueError("ntk_diagonal takes scalar sigma_w2 and sigma_b2")
+    depth = check_int(depth, "depth", minimum=1)
+    sw, sb = float(sw), float(sb)
+    q = _fixed_point_scale(act, sw, sb, "ntk_diagonal")
+    c1 = chi1(act, sw, sb)
+    lv = np.arange(1, depth + 1, dtype=float)
+    x = lv * np.log(c1)
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        ratio = np.where(np.abs(x) < 1e-300, 1.0, np.expm1(x) / np.where(x == 0, 1.0, x))
+        out = lv * q * ratio * (np.log1p(c1 - 1.0) / (c1 - 1.0) if c1 != 1.0 else 1.0)
+    if not np.all(np.isfinite(out)):
+        bad = int(np.argmin(np.isfinite(out))) + 1
+        raise OverflowError(f"ntk_diagonal: Theta(x, x) overflows float64 at layer {bad} (chi1 = {c1:.6g} > 1: "
+                            "exponential growth in the chaotic phase); reduce depth")
+    return out
+
+
+@dataclass(frozen=True)
+class NTKDepthProfile:
+    """Finite-depth NTK of ``n_inputs`` equicorrelated inputs at the fixed point (see :func:`ntk_depth_profile`)."""
+
+    activation: str
+    sigma_w2: float
+    sigma_b2: float
+    n_inputs: int
+    depth: np.ndarray           # 1 ... L
+    c: np.ndarray               # correlation of the pre-activations, c^(l)
+    theta_diag: np.ndarray      # Theta^(l)(x, x)
+    theta_offdiag: np.ndarray   # Theta^(l)(x, x')
+    condition: np.ndarray       # lambda_max / lambda_min of the n_inputs x n_inputs NTK (inf: singular in float64)
+    phase: str
+
+
+def ntk_depth_profile(activation, sigma_w2, sigma_b2, depth, n_inputs: int = 10, c0: float = 0.0):
+    r"""NTK over depth for ``n_inputs`` inputs with :math:`q^{(1)} = q^*` and pairwise correlation ``c0``.
+
+    The exact infinite-width recursion (:func:`ntk_kernel`) started from
+    :math:`K^{(1)} = q^*[(1-c_0)I + c_0\mathbf 1\mathbf 1^\top]`: every layer keeps the equicorrelated form, so
+    two numbers per layer, :math:`\Theta_d = \Theta(x,x)` and :math:`\Theta_o = \Theta(x,x')`, describe the
+    whole :math:`P\times P` kernel, whose eigenvalues are :math:`\Theta_d + (P-1)\Theta_o` and
+    :math:`\Theta_d - \Theta_o` (:math:`P-1` times). ``condition`` is their ratio (max/min), the quantity that
+    sets the trainability of gradient descent (Xiao, Pennington & Schoenholz 2020, arXiv:1912.13053, §4):
+    ordered phase — grows like :math:`e^{l/\xi}/l`, :math:`\xi = -1/\ln\chi_1` (inputs collapse);
+    critical — algebraic; chaotic — tends to 1 (:math:`\Theta\propto I`). Where
+    :math:`\Theta_d - \Theta_o \le 64\epsilon\,\Theta_d` the smaller eigenvalue is not resolved in float64 and
+    ``condition`` is ``inf`` (documented, not a number).
+
+    Parameters
+    ----------
+    activation, sigma_w2, sigma_b2
+        As in :func:`ntk_kernel` (scalars).
+    depth : int
+        Number of layers ``L >= 1``.
+    n_inputs : int
+        ``P >= 2``.
+    c0 : float
+        First-layer correlation, ``-1/(P-1) < c0 < 1`` (positive definite :math:`K^{(1)}`).
+    """
+    from . import kernels as _kr
+
+    act = _act(activation)
+    scalar, (sw, sb) = _params(sigma_w2, sigma_b2)
+    if not scalar:
+        raise ValueError("ntk_depth_profile takes scalar sigma_w2 and sigma_b2")
+    depth = check_int(depth, "depth", minimum=1)
+    P = check_int(n_inputs, "n_inputs", minimum=2)
+    c0 = float(check_finite(c0, "c0"))
+    if not (-1.0 / (P - 1) < c0 < 1.0):
+        raise ValueError(f"c0 must lie in (-1/(n_inputs-1), 1) = ({-1.0 / (P - 1):.4g}, 1), got {c0!r}")
+    sw, sb = float(sw), float(sb)
+    q = _fixed_point_scale(act, sw, sb, "ntk_depth_profile")
+    K1 = q * np.array([[1.0, c0], [c0, 1.0]])
+    Ks, Ths = _kr._trajectory(act, sw, sb, K1, depth, "ntk_depth_profile")
+    d, o = Ths[:, 0, 0], Ths[:, 0, 1]
+    c = Ks[:, 0, 1] / np.sqrt(Ks[:, 0, 0] * Ks[:, 1, 1])
+    lam1 = d + (P - 1) * o
+    lam2 = d - o
+    with np.errstate(divide="ignore", invalid="ignore"):
+        cond = np.maximum(lam1, lam2) / np.minimum(lam1, lam2)
+    cond = np.where(np.minimum(lam1, lam2) <= 64 * _EPS * d, np.inf, cond)
+    return NTKDepthProfile(act.name, sw, sb, P, np.arange(1, depth + 1), c, d, o, cond, phase(act, sw, sb))
+
+
+# the kernels live in statfield.kernels (imported last: it uses the helpers above lazily)
+from .kernels import nngp_kernel, ntk_kernel

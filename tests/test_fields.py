@@ -61,11 +61,12 @@ def test_relu_eps_k_variance_is_one_quarter(rng):
 
 
 @pytest.mark.parametrize("kwargs, name", [
-    (dict(activation="tanh", sigma_w2=0.5, sigma_b2=0.1), "activation"),
-    (dict(activation="linear", sigma_w2=1.0, sigma_b2=0.1), "sigma_w2"),
-    (dict(activation="relu", sigma_w2=2.5, sigma_b2=0.1), "sigma_w2"),
-    (dict(activation="relu", sigma_w2=-1.0, sigma_b2=0.1), "sigma_w2"),
-    (dict(activation="linear", sigma_w2=0.5, sigma_b2=0.0), "sigma_b2"),
+    ({"activation": "tanh", "sigma_w2": 0.5, "sigma_b2": 0.1}, "activation"),
+    ({"activation": "leaky_relu_0.1", "sigma_w2": 0.5, "sigma_b2": 0.1}, "activation 'leaky_relu_0.1'"),
+    ({"activation": "linear", "sigma_w2": 1.0, "sigma_b2": 0.1}, "sigma_w2"),
+    ({"activation": "relu", "sigma_w2": 2.5, "sigma_b2": 0.1}, "sigma_w2"),
+    ({"activation": "relu", "sigma_w2": -1.0, "sigma_b2": 0.1}, "sigma_w2"),
+    ({"activation": "linear", "sigma_w2": 0.5, "sigma_b2": 0.0}, "sigma_b2"),
 ])
 def test_bad_parameters(kwargs, name):
     with pytest.raises(ValueError, match=name):

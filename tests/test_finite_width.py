@@ -2,7 +2,7 @@
 
 The Monte Carlo here uses two small exact samplers written in this file (independent of
 statfield.sampling): explicit pre-activation vectors z^l = sqrt(G^l) xi (any phi), and the collective
-chi^2/binomial chain of physics.md §2 (scale-invariant phi). Tolerances are |z| < 5 with standard
+chi^2/binomial chain of docs/conventions.md (scale-invariant phi). Tolerances are |z| < 5 with standard
 errors from the sample (4th moments for variances, delta method for ratios).
 """
 
@@ -33,7 +33,7 @@ def sample_units(activation, sigma_w2, sigma_b2, K1, widths, n_samples, rng):
     m2 = np.empty((n_samples, depth))
     m4 = np.empty((n_samples, depth))
     G[:, 0] = K1
-    for l in range(depth):  # noqa: E741
+    for l in range(depth):
         z = np.sqrt(G[:, l])[:, None] * rng.standard_normal((n_samples, widths[l]))
         m2[:, l] = np.mean(z * z, axis=1)
         m4[:, l] = np.mean(z**4, axis=1)
@@ -50,7 +50,7 @@ def sample_chain(a_plus, a_minus, sigma_w2, sigma_b2, K1, widths, n_samples, rng
     depth = len(widths)
     G = np.empty((n_samples, depth))
     G[:, 0] = K1
-    for l in range(depth - 1):  # noqa: E741
+    for l in range(depth - 1):
         n = widths[l]
         k = rng.binomial(n, 0.5, size=n_samples)
         cp = rng.chisquare(np.maximum(k, 1)) * (k > 0)
@@ -117,7 +117,7 @@ def test_reference_quadrature_vs_mpmath():
 def test_tanh_moments_vs_reference(K):
     """g, <phi^4>, g' (Price) and g'' (Stein on g') vs adaptive quadrature; both regimes (K <= 0.5: GH)."""
     th = math.tanh
-    h = lambda x: (1 - th(x) ** 2) ** 2 - 2 * th(x) ** 2 * (1 - th(x) ** 2)  # noqa: E731
+    h = lambda x: (1 - th(x) ** 2) ** 2 - 2 * th(x) ** 2 * (1 - th(x) ** 2)
     m = fw.gaussian_moments("tanh", K)
     assert m["g"] == pytest.approx(_ref_gauss(lambda x: th(x) ** 2, K), rel=1e-12)
     assert m["g4"] == pytest.approx(_ref_gauss(lambda x: th(x) ** 4, K), rel=1e-12)
@@ -150,7 +150,7 @@ def test_erf_closed_form_vs_quadrature(K):
     act_erf = get_activation("erf")
     erf = math.erf
     m = fw.gaussian_moments("erf", K)
-    f2 = lambda x: erf(x) ** 2  # noqa: E731
+    f2 = lambda x: erf(x) ** 2
     assert m["g"] == pytest.approx(_ref_gauss(f2, K), rel=1e-12)
     assert m["g4"] == pytest.approx(_ref_gauss(lambda x: erf(x) ** 4, K), rel=1e-12)
     assert m["dg"] == pytest.approx(_ref_gauss(lambda x: f2(x) * (x * x / K - 1), K) / (2 * K), rel=1e-11)
@@ -238,7 +238,7 @@ def test_exact_minus_lo_grows_as_depth_squared():
     n, depth = 20000, 40
     ex = fw.recursion("relu", 2.0, 0.0, depth, 1.0, width=n, exact=True)
     lo = fw.recursion("relu", 2.0, 0.0, depth, 1.0)
-    l = np.arange(1, depth + 1)  # noqa: E741
+    l = np.arange(1, depth + 1)
     diff = ex.V - lo.V
     pred = (l - 1) * (l - 2) / 2 * 25 / n
     np.testing.assert_allclose(diff[5:], pred[5:], rtol=0.05)
@@ -253,7 +253,7 @@ def test_exact_criticality_closed_form():
         A2 = (act.a_plus**2 + act.a_minus**2) / 2
         n = 37
         ex = fw.recursion(act, 1 / A2, 0.0, 15, 2.5, width=n, exact=True)
-        l = np.arange(1, 16)  # noqa: E741
+        l = np.arange(1, 16)
         np.testing.assert_allclose(ex.V / ex.K**2, n * ((1 + c / n) ** (l - 1) - 1), rtol=1e-12)
         np.testing.assert_allclose(ex.kurtosis(), 3 * ((1 + c / n) ** (l - 1) - 1), rtol=1e-12)
 
@@ -311,7 +311,7 @@ def test_k0_class_tends_to_two_thirds():
 def test_log_q_linear_closed_form():
     n, depth, sw, K1 = 30, 7, 1.4, 0.6
     r = fw.log_q_moments("linear", sw, depth, K1, n)
-    l = np.arange(1, depth + 1)  # noqa: E741
+    l = np.arange(1, depth + 1)
     np.testing.assert_allclose(r.var, l * special.polygamma(1, n / 2), rtol=1e-13)
     np.testing.assert_allclose(r.mean, np.log(K1) + (l - 1) * np.log(sw) + l * (special.digamma(n / 2) - np.log(n / 2)),
                                rtol=1e-13)
@@ -438,7 +438,7 @@ def test_exact_moments_vs_mc():
     """All moments: E q^m, m = 1..4, exact vs the collective chain (ReLU with bias, unequal widths)."""
     widths = [7, 12, 9, 15]
     rng = np.random.default_rng(21)
-    G, q = sample_chain(1.0, 0.0, 1.9, 0.25, 0.8, widths, 400_000, rng)
+    _, q = sample_chain(1.0, 0.0, 1.9, 0.25, 0.8, widths, 400_000, rng)
     Mq = fw.q_moments("relu", 1.9, 0.25, 4, 0.8, widths, order=4)
     for m in range(1, 5):
         val, se = mean_estimate(q**m)
@@ -490,7 +490,7 @@ def test_two_inputs_linear_closed_form():
     K1 = np.array([[1.0, 0.4], [0.4, 2.0]])
     r = fw.two_input_recursion("linear", sw, sb, 5, K1)
     V = r.vertex()
-    for l in range(4):  # noqa: E741
+    for l in range(4):
         K = r.K[l]
         pred = sw**2 * V[l] + sw**2 * (np.einsum("ac,bd->abcd", K, K) + np.einsum("ad,bc->abcd", K, K))
         np.testing.assert_allclose(V[l + 1], pred, rtol=1e-12)
@@ -511,7 +511,7 @@ def test_two_input_relu_moments_vs_closed_form_and_dblquad():
         return norm * math.exp(-0.5 * (inv[0, 0] * u * u + 2 * inv[0, 1] * u * v + inv[1, 1] * v * v))
 
     for (a, b), (i, j) in (((2, 2), (0, 2)), ((3, 1), (0, 1))):
-        ref = integrate.dblquad(lambda v, u: u**a * v**b * dens(v, u), 0, 15, 0, 15, epsabs=1e-13)[0]
+        ref = integrate.dblquad(lambda v, u, a=a, b=b: u**a * v**b * dens(v, u), 0, 15, 0, 15, epsabs=1e-13)[0]
         kk = m["k"]
         assert m["C"][i, j] + kk[i] * kk[j] == pytest.approx(ref, rel=1e-9)
     # dk12/dK11 (homogeneity formula) vs a finite difference of the closed-form kernel
@@ -542,7 +542,7 @@ def sample_two_inputs(activation, sigma_w2, sigma_b2, K1, width, depth, n_sample
     act = get_activation(activation)
     G = np.empty((n_samples, depth, 3))
     G[:, 0] = [K1[0, 0], K1[0, 1], K1[1, 1]]
-    for l in range(depth - 1):  # noqa: E741
+    for l in range(depth - 1):
         L11 = np.sqrt(G[:, l, 0])
         L21 = G[:, l, 1] / L11
         L22 = np.sqrt(np.clip(G[:, l, 2] - L21**2, 0, None))

@@ -118,7 +118,8 @@ class BackendRNG:
     Methods return float64 arrays of namespace ``xp`` (``binomial`` returns float64 counts
     too, so they enter arithmetic directly). Use :func:`default_rng` to build one.
 
-    * ``standard_normal(shape)``: i.i.d. :math:`N(0,1)`;
+    * ``standard_normal(shape, dtype="float64")``: i.i.d. :math:`N(0,1)` (``"float32"``: NumPy's float32
+      generator, a different stream);
     * ``chisquare(df, shape)``: :math:`\chi^2_{df}`, ``df`` an array broadcastable to ``shape``;
       ``df = 0`` gives exactly 0 (the degenerate :math:`\chi^2_0`), which NumPy's own
       ``chisquare`` rejects;
@@ -151,10 +152,15 @@ class BackendRNG:
     def _host(self, a):
         return to_numpy(a) if not isinstance(a, (int, float, np.ndarray, np.generic)) else np.asarray(a)
 
-    def standard_normal(self, shape):
+    def standard_normal(self, shape, dtype="float64"):
         shape = tuple(int(s) for s in np.atleast_1d(shape)) if not isinstance(shape, tuple) else shape
+        if dtype not in ("float64", "float32"):
+            raise ValueError(f"dtype must be 'float64' or 'float32', got {dtype!r}")
         if self.name == "cupy":
-            return self._gen.standard_normal(size=shape, dtype=self._cp.float64)
+            return self._gen.standard_normal(size=shape, dtype=getattr(self._cp, dtype))
+        if dtype == "float32":  # NumPy's own float32 ziggurat (a different stream from float64)
+            a = self._gen.standard_normal(size=shape, dtype=np.float32)
+            return a if self.name == "numpy" else self.xp.asarray(a)
         return self._out(self._gen.standard_normal(size=shape))
 
     def chisquare(self, df, shape):

@@ -1,6 +1,6 @@
 r"""Single-input chains in collective coordinates: exact at any width, cost independent of it.
 
-Conventions (``../shared/physics.md`` §1–2): :math:`z^l = W^l\phi(z^{l-1}) + b^l`,
+Conventions (``docs/conventions.md``, "Network and parameterisation"): :math:`z^l = W^l\phi(z^{l-1}) + b^l`,
 :math:`W^l_{ij}\sim N(0,\sigma_w^2/N_{l-1})`, :math:`b^l_i\sim N(0,\sigma_b^2)`; per-unit second moment
 :math:`q^l = |z^l|^2/N_l`. Conditional on layer :math:`l-1` the units of layer :math:`l` are i.i.d.
 :math:`N(0, K^l)` with
@@ -53,7 +53,9 @@ def collective_observables(activation) -> tuple[str, ...]:
     ``q``, ``log_q``, ``G`` always; ``u``, ``v``, ``k`` for piecewise-linear non-linear φ
     (:math:`a_+\\ne a_-`).
     """
-    if activation.is_piecewise_linear and activation.a_plus != activation.a_minus:
+    from .eft import collective_kind
+
+    if collective_kind(activation) == "orthant":
         return ("q", "log_q", "G", "u", "v", "k")
     return ("q", "log_q", "G")
 

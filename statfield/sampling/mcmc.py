@@ -1,7 +1,7 @@
 r"""MCMC of the collective lattice action: the network on a circle, at finite width.
 
 A single-input network with piecewise-linear :math:`\phi` is an exact Markov chain in a few
-collective coordinates per layer (``../shared/physics.md`` §2): with :math:`W_{ij}\sim N(0,\sigma_w^2/N)`
+collective coordinates per layer (``docs/conventions.md``, "Order parameters and fields"): with :math:`W_{ij}\sim N(0,\sigma_w^2/N)`
 (fan-in), :math:`b_i\sim N(0,\sigma_b^2)` and :math:`q = |z|^2/N`,
 
 * **radial model** (:math:`\phi(z) = a z`, e.g. ``"linear"``): :math:`K_{l-1} = \sigma_w^2 a^2 q_{l-1} + \sigma_b^2`
@@ -68,7 +68,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from .._checks import check_int, check_nonnegative, check_variances
+from .._xp import namespace_of
 from ..activations import get_activation
+from .eft import collective_kind
 
 __all__ = ["collective_action", "CollectiveMCMC", "MCMCResult", "simulate_mcmc", "collective_model"]
 
@@ -80,10 +82,11 @@ __all__ = ["collective_action", "CollectiveMCMC", "MCMCResult", "simulate_mcmc",
 @dataclass(frozen=True)
 class _Model:
     kind: str            # "radial" or "orthant"
-    name: str            # activation name
+    name: str            # activation name (a label for results, never dispatched on)
     a2: float            # radial: a^2
     ap2: float           # orthant: a_+^2
     am2: float           # orthant: a_-^2
+    act: object = None   # the Activation object
 
 
 def collective_model(activation) -> str:
@@ -93,28 +96,19 @@ def collective_model(activation) -> str:
 
 
 def _model(activation) -> _Model:
+    """The collective model of the activation *object* (its ``collective`` attribute or its slopes)."""
     act = get_activation(activation)
-    if not act.is_piecewise_linear:
+    kind = collective_kind(act)
+    if kind is None:
         raise ValueError(
             f"activation must be piecewise linear (linear, relu, leaky_relu_*): only these have an exact "
             f"collective-coordinate action, got {act.name!r}")
     ap, am = float(act.a_plus), float(act.a_minus)
-    if ap == am:
+    if kind == "radial":
         if ap == 0.0:
             raise ValueError("activation must not be identically zero (a_plus = a_minus = 0)")
-        return _Model("radial", act.name, ap * ap, 0.0, 0.0)
-    return _Model("orthant", act.name, 0.0, ap * ap, am * am)
-
-
-def _namespace(*arrays):
-    from array_api_compat import array_namespace
-
-    try:
-        return array_namespace(*arrays)
-    except TypeError:
-        import array_api_compat.numpy as xnp
-
-        return xnp
+        return _Model("radial", act.name, ap * ap, 0.0, 0.0, act)
+    return _Model("orthant", act.name, 0.0, ap * ap, am * am, act)
 
 
 def _tables(xp, N):
@@ -227,14 +221,14 @@ def collective_action(activation, state, width, sigma_w2, sigma_b2, boundary=Non
     sigma_w2, sigma_b2 = check_variances(sigma_w2, sigma_b2)
     if model.kind == "radial":
         q = state["q"]
-        xp = _namespace(q)
+        xp = namespace_of(q)
         q = xp.asarray(q, dtype=xp.float64)
         if not bool(xp.all(q > 0)):
             raise ValueError("state['q'] must be > 0 elementwise (and finite)")
         cur = (xp.log(q),)
     else:
         u, v, k = state["u"], state["v"], state["k"]
-        xp = _namespace(u, v, k)
+        xp = namespace_of(u, v, k)
         u, v, k = (xp.asarray(a, dtype=xp.float64) for a in (u, v, k))
         for nm, a in (("u", u), ("v", v)):
             if not bool(xp.all(a > 0)):
@@ -563,13 +557,18 @@ class CollectiveMCMC:
 
     # ---------------------------------------------------------------- observables
     def observables(self):
-        """Per-site observables of the current state: ``q`` (, ``u``, ``v``, ``k``) and ``ln_q``."""
+        """Per-site observables of the current state: ``q``, ``log_q``, ``G`` (and ``u``, ``v``, ``k``).
+
+        ``G`` at site ``l`` is :math:`K_{l-1} = \\sigma_b^2 + \\sigma_w^2|\\phi(z^{l-1})|^2/N`, the conditional
+        variance of a unit of site ``l`` (the boundary value feeds site 0 of an open chain).
+        """
         xp = self.xp
+        G = self.T.K(self._prevs(self.state))
         if self.model.kind == "radial":
-            return {"q": xp.exp(self.state[0]), "ln_q": self.state[0]}
+            return {"q": xp.exp(self.state[0]), "log_q": self.state[0], "G": G}
         u, v = xp.exp(self.state[0]), xp.exp(self.state[1])
-        q = u + v
-        return {"q": q, "ln_q": xp.log(q), "u": u, "v": v, "k": self.state[2]}
+        return {"q": u + v, "log_q": xp.logaddexp(self.state[0], self.state[1]), "G": G, "u": u, "v": v,
+                "k": self.state[2]}
 
     def kernel_input(self):
         """``K_l = sigma_w2 |phi(z^l)|^2/N + sigma_b2`` of each site (what feeds the next layer)."""
@@ -577,11 +576,20 @@ class CollectiveMCMC:
 
 
 # --------------------------------------------------------------------------------------------
-# driver
+# driver: validate and set up -> tune -> record chain sums -> estimates
 # --------------------------------------------------------------------------------------------
 
+#: Default number of recorded sweeps per chain of :func:`simulate_ring` (``simulate(method="mcmc")``).
+DEFAULT_SWEEPS = 200
+
+#: Observable names of the MCMC, in the vocabulary of :func:`statfield.simulate`.
+RADIAL_OBSERVABLES = ("q", "log_q", "G")
+ORTHANT_OBSERVABLES = ("q", "log_q", "G", "u", "v", "k")
+
+
 class MCMCResult(dict):
-    """``dict[str, list[Estimate]]`` (per site, or per lag for correlators) with ``.diagnostics`` and ``.params``."""
+    """``dict[str, Estimate]`` (array-valued: per site, or per lag for correlators) with ``.diagnostics``
+    and ``.params``. ``result[name][i]`` is the estimate at site ``i`` (lag ``eft_lags[i]``)."""
 
     def __init__(self, estimates, diagnostics, params):
         super().__init__(estimates)
@@ -589,191 +597,353 @@ class MCMCResult(dict):
         self.params = params
 
     def to_json(self) -> dict:
-        """Plain JSON-serialisable dict (array-valued estimates as nested lists)."""
-        def conv(e):
-            return {"value": np.asarray(e.value).tolist(), "stderr": np.asarray(e.stderr).tolist(), "n": int(e.n)}
+        """Plain JSON-serialisable dict (array-valued estimates as lists of per-site dicts)."""
+        from .._io import to_jsonable
 
-        return {"params": self.params, "diagnostics": self.diagnostics,
-                "estimates": {k: [conv(e) for e in v] for k, v in self.items()}}
+        return {"params": to_jsonable(self.params), "diagnostics": to_jsonable(self.diagnostics),
+                "estimates": {k: [e.to_dict() for e in v] for k, v in self.items()}}
 
 
-def _mean_var(A1, A2):
-    """Per-chain time averages of o and o^2 (n_chains, m) -> (mean Estimates, variance Estimates).
+def _legacy_names(n_sweeps, n_tune, legacy):
+    """Accept the former keyword names ``n_samples`` (= ``n_sweeps``) and ``burn_in`` (= ``n_tune``)."""
+    import warnings
 
-    Chains are independent: mean = average over chains (error: spread / sqrt(n)); variance
-    :math:`\\hat v = \\bar A_2 - \\bar A_1^2 + s^2(A_1)/n` with a delta-method error
-    :math:`\\sqrt{\\mathrm{Var}(A_2 - 2\\bar A_1 A_1)/n}`.
-    """
+    meaning = {"n_samples": "independent samples", "burn_in": "leading layers left out of bulk averages"}
+    for old, new in (("n_samples", "n_sweeps"), ("burn_in", "n_tune")):
+        if old in legacy:
+            if (n_sweeps if new == "n_sweeps" else n_tune) is not None:
+                raise ValueError(f"give {new} or its former name {old}, not both")
+            warnings.warn(f"simulate_mcmc: {old}= is renamed {new}= (package-wide, {old} means "
+                          f"{meaning[old]})", DeprecationWarning, stacklevel=3)
+            val = legacy.pop(old)
+            if new == "n_sweeps":
+                n_sweeps = val
+            else:
+                n_tune = val
+    if legacy:
+        raise ValueError(f"unexpected keyword arguments {sorted(legacy)}")
+    if n_sweeps is None:
+        raise ValueError("n_sweeps (recorded sweeps per chain, >= 2) must be given")
+    return n_sweeps, n_tune
+
+
+@dataclass
+class _Setup:
+    mc: CollectiveMCMC
+    names: tuple
+    n_sweeps: int
+    n_tune: int
+    thin: int
+    lags: tuple
+    field_map: object
+    diag: dict
+
+
+def _setup(activation, sigma_w2, sigma_b2, width, length, n_sweeps, seed, backend, n_chains, n_tune, thin,
+           eft_lags, boundary, log_bounds, observables) -> _Setup:
+    """Validate everything once and build the sampler (before any sweep)."""
+    n_sweeps = check_int(n_sweeps, "n_sweeps (recorded sweeps per chain, formerly n_samples)", minimum=2)
+    thin = check_int(thin, "thin", minimum=1)
+    n_chains = check_int(n_chains, "n_chains", minimum=2)
+    n_tune = max(200, n_sweeps * thin // 4) if n_tune is None else check_int(n_tune, "n_tune", minimum=0)
+    lags = () if eft_lags is None else tuple(check_int(m, "eft_lags", minimum=0) for m in np.atleast_1d(eft_lags).tolist())
+    mc = CollectiveMCMC(activation, width, sigma_w2, sigma_b2, length, n_chains=n_chains, boundary=boundary,
+                        log_bounds=log_bounds, seed=seed, backend=backend)
+    available = RADIAL_OBSERVABLES if mc.model.kind == "radial" else ORTHANT_OBSERVABLES
+    if observables is None:
+        names = available
+    else:
+        names = (observables,) if isinstance(observables, str) else tuple(observables)
+        bad = [o for o in names if o not in available]
+        if bad:
+            raise ValueError(f"observables: {bad} not available for the {mc.model.kind} MCMC; choose from {list(available)}")
+    field_map = None
+    if lags:
+        from .eft import FieldMap
+
+        if not mc.periodic:
+            raise ValueError("eft_lags: the MCMC EFT correlators are defined on the ring only (boundary=None)")
+        if max(lags) > mc.L - 1:
+            raise ValueError(f"eft_lags must be <= length - 1 = {mc.L - 1}, got {max(lags)}")
+        field_map = FieldMap(mc.model.act, mc.sigma_w2, mc.sigma_b2, mc.N)  # uniform error for e.g. leaky ReLU
+    diag = {"model": mc.model.kind, "periodic": mc.periodic, "log_bounds": list(mc.log_bounds),
+            "n_tune": n_tune, "thin": thin, "n_chains": n_chains, "n_sweeps": n_sweeps}
+    if mc.model.kind == "orthant":
+        diag["excluded"] = (f"k in {{0, N}} excluded at every layer (network probability 2^(1-N) = "
+                            f"{2.0 ** (1 - mc.N):.3g} per layer)")
+    return _Setup(mc, tuple(names), n_sweeps, n_tune, thin, lags, field_map, diag)
+
+
+class _ChainSums:
+    """Per-chain running sums over recorded sweeps (on the backend): o and o^2 per site, site averages,
+    lag products and mean fields of the EFT fields, and a trace of the site-averaged log q."""
+
+    def __init__(self, s: _Setup):
+        mc, xp = s.mc, s.mc.xp
+        shape = (mc.n_chains, mc.L)
+        self.S1 = {k: xp.zeros(shape, dtype=xp.float64) for k in s.names}
+        self.S2 = {k: xp.zeros(shape, dtype=xp.float64) for k in s.names}
+        self.R1 = {k: xp.zeros((mc.n_chains,), dtype=xp.float64) for k in s.names}
+        self.R2 = {k: xp.zeros((mc.n_chains,), dtype=xp.float64) for k in s.names}
+        self.max_lag = max(s.lags) if s.lags else 0
+        d = len(s.field_map.names) if s.field_map is not None else 0
+        self.Ss = xp.zeros((mc.n_chains, self.max_lag + 1, d, d), dtype=xp.float64) if d else None
+        self.Sf = xp.zeros(shape + (d,), dtype=xp.float64) if d else None
+        self.trace = np.empty((s.n_sweeps, min(mc.n_chains, 64)))
+        self.near_box = 0.0
+
+    def add(self, s: _Setup, i):
+        mc, xp = s.mc, s.mc.xp
+        obs = mc.observables()
+        with np.errstate(over="ignore", under="ignore", invalid="ignore"):
+            for k in s.names:
+                o = obs[k]
+                self.S1[k] = self.S1[k] + o
+                self.S2[k] = self.S2[k] + o * o
+                if mc.periodic:
+                    self.R1[k] = self.R1[k] + xp.mean(o, axis=1)
+                    self.R2[k] = self.R2[k] + xp.mean(o * o, axis=1)
+        from .backend import to_numpy
+
+        self.trace[i] = to_numpy(xp.mean(obs["log_q"], axis=1))[: self.trace.shape[1]]
+        self.near_box += float(xp.mean(xp.astype(xp.any(mc.state[0] > mc.log_bounds[1] - 1.0, axis=1), xp.float64)))
+        if s.field_map is not None:
+            f = s.field_map(obs, xp)  # (chains, L, d)
+            prods = [xp.sum(f[:, :, :, None] * xp.roll(f, -m, axis=1)[:, :, None, :], axis=1) / mc.L
+                     for m in range(self.max_lag + 1)]
+            self.Ss = self.Ss + xp.stack(prods, axis=1)
+            self.Sf = self.Sf + f
+
+
+def _record(s: _Setup, progress) -> _ChainSums:
+    from .._progress import progress_iter
+
+    sums = _ChainSums(s)
+    for i in progress_iter(range(s.n_sweeps), total=s.n_sweeps, desc="mcmc", unit="sweep", enabled=progress):
+        for _ in range(s.thin):
+            s.mc.sweep()
+        sums.add(s, i)
+    return sums
+
+
+def _check_finite(name, A1, A2=None, what="site"):
+    """``OverflowError`` naming the first site whose chain sums are not finite, or whose second moments
+    left the float64 range (overflow to inf, or underflow to 0 / subnormal of a non-zero observable)."""
+    bad = ~np.isfinite(A1)
+    if A2 is not None:
+        with np.errstate(invalid="ignore"):
+            bad = bad | ~np.isfinite(A2) | ((A1 != 0) & (np.abs(A2) < np.finfo(np.float64).tiny))
+    if bad.any():
+        site = int(np.argmax(bad.reshape(bad.shape[0], -1).any(axis=0) if bad.ndim > 1 else bad))
+        raise OverflowError(f"MCMC observable {name!r}: its moments leave the float64 range at {what} {site} "
+                            f"(overflow or underflow of o^2, e.g. at extreme sigma_b2 or sigma_w2); request "
+                            f"observables=('log_q',), which stays finite")
+
+
+def _estimates(s: _Setup, sums: _ChainSums) -> dict:
+    """Estimates from the chain sums; every chain counts once (``n`` = number of chains)."""
+    from ..stats import Estimate, connected_lag_estimates, replica_mean_variance
+    from .backend import to_numpy
+
+    mc, ns = s.mc, s.n_sweeps
+    est = {}
+    for k in s.names:
+        A1, A2 = to_numpy(sums.S1[k]) / ns, to_numpy(sums.S2[k]) / ns
+        if k not in ("log_q", "k"):
+            _check_finite(k, A1, A2)
+        else:
+            _check_finite(k, A1)
+        est[k], est[f"{k}_var"] = replica_mean_variance(A1, A2)
+        if k == "G":
+            est["kurtosis"] = _kurtosis(A1, A2)
+        if mc.periodic:
+            a1, a2 = to_numpy(sums.R1[k])[:, None] / ns, to_numpy(sums.R2[k])[:, None] / ns
+            est[f"{k}_avg"], est[f"{k}_var_avg"] = replica_mean_variance(a1, a2)
+    if s.field_map is not None:
+        names, d = s.field_map.names, len(s.field_map.names)
+        Ss, Sf = to_numpy(sums.Ss) / ns, to_numpy(sums.Sf) / ns  # (chains, M+1, d, d), (chains, L, d)
+        Sa = Sf.mean(axis=1)
+        joint = np.concatenate([Ss.reshape(Ss.shape[0], -1), Sa], axis=1)
+        _check_finite("eft fields", joint, what="lag/field")
+        n = joint.shape[0]
+        val, se = connected_lag_estimates(joint.mean(axis=0), np.cov(joint, rowvar=False).reshape(joint.shape[1], -1),
+                                          n, sums.max_lag + 1, d, unbiased=True)
+        lags = list(s.lags)
+        est["eft_corr"] = Estimate(val[lags], se[lags], n)
+        for i, fi in enumerate(names):
+            for j, fj in enumerate(names):
+                est[f"C_{fi}_{fj}"] = Estimate(val[lags, i, j], se[lags, i, j], n)
+        est["eft_mean"] = Estimate(Sf.mean(axis=0), Sf.std(axis=0, ddof=1) / math.sqrt(n), n)
+    return est
+
+
+def _kurtosis(A1, A2):
+    r"""Per-site :math:`\kappa = 3\,\mathrm{Var}\,G/(E G)^2` from per-chain averages of ``G`` and ``G²``
+    (each chain once), delta-method error with the influence :math:`g_1 A_1 + g_2 A_2`."""
     from ..stats import Estimate
 
     n = A1.shape[0]
-    m1, m2 = A1.mean(axis=0), A2.mean(axis=0)
-    s1 = A1.std(axis=0, ddof=1)
-    var = m2 - m1 ** 2 + s1 ** 2 / n
-    infl = A2 - 2 * m1 * A1
-    se_var = infl.std(axis=0, ddof=1) / math.sqrt(n)
-    means = [Estimate(float(a), float(b), n) for a, b in zip(m1, s1 / math.sqrt(n))]
-    vars_ = [Estimate(float(a), float(b), n) for a, b in zip(var, se_var)]
-    return means, vars_
+    c = A1.mean(axis=0)  # kappa is scale free: work with A1/c, A2/c^2 (no under/overflow of powers of m1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        a1, a2 = A1 / c, (A2 / c) / c
+        m1, m2 = a1.mean(axis=0), a2.mean(axis=0)
+        var = m2 - m1 ** 2 + a1.var(axis=0, ddof=1) / n
+        value = 3.0 * var / m1 ** 2
+        g1, g2 = -6.0 * m2 / m1 ** 3, 3.0 / m1 ** 2
+        se = (g1 * a1 + g2 * a2).std(axis=0, ddof=1) / math.sqrt(n)
+    return Estimate(value, se, n)
 
 
-def simulate_mcmc(activation, sigma_w2, sigma_b2, width, length, n_samples, seed=0, backend="numpy",
-                  n_chains=64, burn_in=None, thin=1, eft_lags=(0, 1, 2, 3, 4), boundary=None,
-                  log_bounds=None, progress=False) -> MCMCResult:
+def _tau_diagnostics(s: _Setup, sums: _ChainSums, diag):
+    import warnings
+
+    from ..stats import integrated_time
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            tau = integrated_time(sums.trace)
+        diag["tau_int_log_q"] = tau.to_dict()
+        diag["tau_int_ln_q"] = diag["tau_int_log_q"]  # former name, kept for existing readers
+        diag["tau_int_units"] = f"recorded sweeps (thin = {s.thin} sweeps)"
+        diag["tau_int_reliable"] = bool(s.n_sweeps >= 50 * tau.value)
+    except ValueError as exc:  # zero variance (e.g. a frozen chain)
+        diag["tau_int_log_q"] = diag["tau_int_ln_q"] = f"undefined: {exc}"
+
+
+def simulate_mcmc(activation, sigma_w2, sigma_b2, width, length, n_sweeps=None, seed=0, backend="numpy",
+                  n_chains=64, n_tune=None, thin=1, eft_lags=None, boundary=None, log_bounds=None,
+                  progress=False, observables=None, **legacy) -> MCMCResult:
     r"""MCMC of the collective action on a ring (or an open chain) at finite width.
 
     Parameters
     ----------
     activation : str or Activation
-        ``"linear"`` (radial model) or ``"relu"`` / ``"leaky_relu_*"`` (orthant model).
+        Piecewise linear: radial model (:math:`\phi(z) = az`, e.g. ``"linear"``) or orthant model
+        (:math:`a_+\ne a_-`, e.g. ``"relu"``, ``"leaky_relu_*"``), read from the activation object.
     sigma_w2, sigma_b2 : float
         :math:`W\sim N(0,\sigma_w^2/N)` (fan-in), :math:`b\sim N(0,\sigma_b^2)`.
     width : int
         :math:`N`.
     length : int
         Ring length :math:`L` (or number of free layers of an open chain).
-    n_samples : int
-        Recorded configurations per chain (after burn-in, every ``thin`` sweeps).
+    n_sweeps : int >= 2
+        Recorded configurations per chain (after tuning, every ``thin`` sweeps). Former name ``n_samples``.
     seed, backend
         Seed (int or ``SeedSequence``) and array backend (``"numpy"``, ``"cupy"``, ``"array_api_strict"``).
-    n_chains : int
-        Independent chains run in parallel; **errors come from the spread of the per-chain time
-        averages over chains** (each chain counts once, ``n`` of every Estimate = ``n_chains``), which is
-        honest whatever the autocorrelation as long as each chain is burnt in.
-    burn_in : int or None
-        Tuning + equilibration sweeps (default ``max(200, n_samples * thin // 4)``).
+    n_chains : int >= 2
+        Independent chains run in parallel: the **independent samples**. Errors come from the spread of the
+        per-chain time averages over chains (each chain counts once, ``n`` of every Estimate =
+        ``n_chains``), which is honest whatever the autocorrelation as long as each chain is equilibrated.
+    n_tune : int >= 0, optional
+        Tuning + equilibration sweeps before recording (default ``max(200, n_sweeps * thin // 4)``).
+        Former name ``burn_in``.
     thin : int
         Sweeps between recorded configurations.
-    eft_lags : sequence of int
+    eft_lags : sequence of int, optional
         Lags :math:`m` of the connected ring correlators :math:`\langle\epsilon_l\epsilon_{l+m}\rangle_c` of the
-        EFT fields of :mod:`statfield.fields` (linear: ``eps``; ReLU: ``eps_plus, eps_minus, eps_k``; all
-        pairs), site-averaged; ring only, needs the large-N saddle to exist (else skipped, reason in
-        ``diagnostics["eft"]``). ``()`` to skip.
+        EFT fields (:mod:`statfield.fields`; all pairs), site-averaged. Default: none. Requested lags need
+        the ring, an activation with EFT fields and parameters inside the large-N saddle's domain; otherwise
+        a ``ValueError`` (the same message as :func:`statfield.simulate`, e.g. for leaky ReLU).
     boundary, log_bounds
         See :class:`CollectiveMCMC` (``boundary=None``: the ring; the ring needs a box, stated in the
         diagnostics).
+    progress : bool
+        Progress bar over recorded sweeps.
+    observables : sequence of str, optional
+        Subset of ``q, log_q, G`` (and ``u, v, k``) to record (default all); ``("log_q",)`` stays finite
+        where the moments of ``q`` overflow float64.
 
     Returns
     -------
     MCMCResult
-        ``dict[str, list[Estimate]]``: per site ``"q"``, ``"ln_q"`` (and ``"u"``, ``"v"``, ``"k"``), their
-        variances ``"q_var"``, ...; ring only the site averages ``"q_avg"``, ``"q_var_avg"``, ... (one-element
-        lists; valid by translation invariance); correlators ``"C_<f1>_<f2>"`` as lists over ``eft_lags``
-        and, in the format of :func:`statfield.simulate`, ``"eft_corr"``: one Estimate per lag whose value
-        and stderr are ``F×F`` arrays (field order ``statfield.fields.FIELD_NAMES``).
-        ``.diagnostics``: acceptance rates, step sizes, :math:`\tau_\mathrm{int}` (in recorded samples) of
+        ``dict[str, Estimate]`` in the vocabulary of :func:`statfield.simulate`: per site ``"q"``,
+        ``"log_q"``, ``"G"`` (the conditional variance :math:`K_{l-1}` of a unit of site ``l``) and ``"u"``,
+        ``"v"``, ``"k"``; their variances ``"<name>_var"`` (so ``"G_var"``) and ``"kurtosis"``
+        (:math:`3\,\mathrm{Var}\,G/(EG)^2`); ring only the site averages ``"<name>_avg"``,
+        ``"<name>_var_avg"`` (one-element; valid by translation invariance); with ``eft_lags``:
+        ``"eft_corr"`` (lags × F × F), ``"C_<f1>_<f2>"`` (per lag) and ``"eft_mean"`` (sites × F).
+        ``.diagnostics``: acceptance rates, step sizes, :math:`\tau_\mathrm{int}` (in recorded sweeps) of
         the site-averaged :math:`\ln q`, box, exclusions.
+
+    Raises
+    ------
+    ValueError
+        Bad parameters (named), EFT correlators requested where they are not defined.
+    OverflowError
+        The moments of an observable overflow float64 (names the observable and the site).
     """
-    from ..stats import LaggedCorrelator, integrated_time
-    from .backend import to_numpy
-
-    n_samples = check_int(n_samples, "n_samples", minimum=2)
-    thin = check_int(thin, "thin", minimum=1)
-    n_chains = check_int(n_chains, "n_chains", minimum=2)
-    burn_in = max(200, n_samples * thin // 4) if burn_in is None else check_int(burn_in, "burn_in", minimum=0)
-    eft_lags = tuple(check_int(m, "eft_lags", minimum=0) for m in eft_lags)
-    mc = CollectiveMCMC(activation, width, sigma_w2, sigma_b2, length, n_chains=n_chains, boundary=boundary,
-                        log_bounds=log_bounds, seed=seed, backend=backend)
-    xp, L = mc.xp, mc.L
-    diag = {"model": mc.model.kind, "periodic": mc.periodic, "log_bounds": list(mc.log_bounds),
-            "burn_in": burn_in, "thin": thin, "n_chains": n_chains, "n_samples": n_samples}
-    if mc.model.kind == "orthant":
-        diag["excluded"] = f"k in {{0, N}} excluded at every layer (network probability 2^(1-N) = {2.0 ** (1 - mc.N):.3g} per layer)"
-
-    # EFT fields (lazy import; ring only)
-    field_fn, field_names = None, ()
-    if eft_lags and mc.periodic:
-        try:
-            from .. import fields as F
-
-            field_names = F.FIELD_NAMES[mc.model.name]
-            F.q_star_large_n(mc.model.name, mc.sigma_w2, mc.sigma_b2)
-            if max(eft_lags) > L - 1:
-                raise ValueError(f"eft_lags must be <= length - 1 = {L - 1}")
-
-            def field_fn(obs):
-                f = F.fields(mc.model.name, obs, mc.sigma_w2, mc.sigma_b2, mc.N)
-                return xp.stack([f[k] for k in field_names], axis=-1)
-        except (ImportError, KeyError, ValueError) as exc:
-            diag["eft"] = f"EFT correlators skipped: {exc}"
-            field_fn = None
-    elif eft_lags:
-        diag["eft"] = "EFT correlators skipped: only on the ring (boundary=None)"
-
-    mc.tune(burn_in)
-    diag["step_sizes"] = dict(mc.step)
-    names = list(mc.observables().keys())
-    S1 = {k: xp.zeros((n_chains, L), dtype=xp.float64) for k in names}
-    S2 = {k: xp.zeros((n_chains, L), dtype=xp.float64) for k in names}
-    R1 = {k: xp.zeros((n_chains,), dtype=xp.float64) for k in names}
-    R2 = {k: xp.zeros((n_chains,), dtype=xp.float64) for k in names}
-    max_lag = max(eft_lags) if field_fn is not None else 0
-    d = len(field_names)
-    Ss = xp.zeros((n_chains, max_lag + 1, d, d), dtype=xp.float64) if field_fn is not None else None
-    Sa = xp.zeros((n_chains, d), dtype=xp.float64) if field_fn is not None else None
-    n_track = min(n_chains, 64)
-    trace = np.empty((n_samples, n_track))
-    near_box = 0.0
-    it = range(n_samples)
-    if progress:
-        from tqdm import tqdm
-
-        it = tqdm(it, desc="mcmc")
-    hi = mc.log_bounds[1]
-    for s in it:
-        for _ in range(thin):
-            mc.sweep()
-        obs = mc.observables()
-        for k in names:
-            o = obs[k]
-            S1[k] = S1[k] + o
-            S2[k] = S2[k] + o * o
-            if mc.periodic:
-                r = xp.mean(o, axis=1)
-                R1[k] = R1[k] + r
-                R2[k] = R2[k] + xp.mean(o * o, axis=1)
-        trace[s] = to_numpy(xp.mean(obs["ln_q"], axis=1))[:n_track]
-        near_box += float(xp.mean(xp.astype(xp.any(mc.state[0] > hi - 1.0, axis=1), xp.float64)))
-        if field_fn is not None:
-            f = field_fn(obs)  # (chains, L, d)
-            prods = [xp.sum(f[:, :, :, None] * xp.roll(f, -m, axis=1)[:, :, None, :], axis=1) / L
-                     for m in range(max_lag + 1)]
-            Ss = Ss + xp.stack(prods, axis=1)
-            Sa = Sa + xp.mean(f, axis=1)
-    est = {}
-    for k in names:
-        A1, A2 = to_numpy(S1[k]) / n_samples, to_numpy(S2[k]) / n_samples
-        est[k], est[f"{k}_var"] = _mean_var(A1, A2)
-        if mc.periodic:
-            a1, a2 = to_numpy(R1[k])[:, None] / n_samples, to_numpy(R2[k])[:, None] / n_samples
-            est[f"{k}_avg"], est[f"{k}_var_avg"] = _mean_var(a1, a2)
-    if field_fn is not None:
-        lc = LaggedCorrelator(max_lag, periodic=True)
-        lc.update_summaries(to_numpy(Ss) / n_samples, to_numpy(Sa) / n_samples)
-        for i, fi in enumerate(field_names):
-            for j, fj in enumerate(field_names):
-                ests = lc.estimates(i, j)
-                est[f"C_{fi}_{fj}"] = [ests[m] for m in eft_lags]
-        from ..stats import Estimate
-
-        cval, cse = lc.correlator()
-        est["eft_corr"] = [Estimate(cval[m], cse[m], lc.n) for m in eft_lags]
-        diag["eft_fields"] = list(field_names)
-        diag["eft_lags"] = list(eft_lags)
-    diag["acceptance"] = mc.acceptance()
-    diag["near_upper_box_fraction"] = near_box / n_samples
-    try:
-        import warnings
-
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)
-            tau = integrated_time(trace)
-        diag["tau_int_ln_q"] = tau.to_dict()
-        diag["tau_int_units"] = f"recorded samples (thin = {thin} sweeps)"
-        diag["tau_int_reliable"] = bool(n_samples >= 50 * tau.value)
-    except ValueError as exc:  # zero variance (e.g. a frozen chain)
-        diag["tau_int_ln_q"] = f"undefined: {exc}"
+    n_sweeps, n_tune = _legacy_names(n_sweeps, n_tune, dict(legacy))
+    s = _setup(activation, sigma_w2, sigma_b2, width, length, n_sweeps, seed, backend, n_chains, n_tune, thin,
+               eft_lags, boundary, log_bounds, observables)
+    s.mc.tune(s.n_tune)
+    s.diag["step_sizes"] = dict(s.mc.step)
+    sums = _record(s, progress)
+    est = _estimates(s, sums)
+    s.diag["acceptance"] = s.mc.acceptance()
+    s.diag["near_upper_box_fraction"] = sums.near_box / s.n_sweeps
+    _tau_diagnostics(s, sums, s.diag)
+    if s.field_map is not None:
+        s.diag["eft_fields"] = list(s.field_map.names)
+        s.diag["eft_lags"] = list(s.lags)
+    mc = s.mc
     params = {"activation": mc.model.name, "sigma_w2": mc.sigma_w2, "sigma_b2": mc.sigma_b2, "width": mc.N,
-              "length": L, "n_samples": n_samples, "seed": seed if isinstance(seed, int) else str(seed),
-              "backend": str(getattr(xp, "__name__", xp)), "method": "mcmc"}
-    return MCMCResult(est, diag, params)
+              "length": mc.L, "n_sweeps": s.n_sweeps, "n_chains": mc.n_chains, "n_tune": s.n_tune, "thin": s.thin,
+              "seed": seed if isinstance(seed, int) else str(seed), "backend": str(getattr(mc.xp, "__name__", mc.xp)),
+              "method": "mcmc"}
+    return MCMCResult(est, s.diag, params)
+
+
+#: The names of :func:`simulate_mcmc` that :func:`statfield.simulate` reports (its shared vocabulary).
+SHARED_NAMES = ("q", "log_q", "G", "G_var", "kurtosis", "u", "v", "k", "eft_mean", "eft_corr")
+
+
+def simulate_ring(activation, sigma_w2, sigma_b2, width, depth, n_samples, seed=0, backend="numpy",
+                  eft_lags=None, burn_in=None, observables=None, progress=False, t0=None, n_sweeps=DEFAULT_SWEEPS,
+                  n_tune=None, thin=1, boundary=None, log_bounds=None, **unexpected):
+    """``statfield.simulate(..., method="mcmc")``: the ring with ``n_samples`` independent chains.
+
+    Returns a :class:`statfield.sampling.SimulationResult` with the observable names of the exact samplers
+    (``q``, ``log_q``, ``G``, ``G_var``, ``kurtosis``, ``u``, ``v``, ``k``, ``eft_mean``, ``eft_corr``;
+    site ``i`` in place of layer ``i + 1``). ``burn_in`` counts leading layers and must be 0 or None here.
+    """
+    import time
+
+    from .backend import backend_name, get_namespace
+    from .plan import _widths
+    from .result import SimulationResult
+
+    t0 = time.perf_counter() if t0 is None else t0
+    if unexpected:
+        raise ValueError(f"unexpected keyword arguments {sorted(unexpected)} for method='mcmc' (options: n_sweeps, "
+                         "n_tune, thin, boundary, log_bounds)")
+    depth = check_int(depth, "depth", minimum=1)
+    widths = _widths(width, depth)
+    if len(set(widths)) != 1:
+        raise ValueError("width: method='mcmc' needs a single width (the periodic chain is homogeneous)")
+    n_samples = check_int(n_samples, "n_samples", minimum=2)
+    seed = check_int(seed, "seed", minimum=0)
+    if burn_in not in (None, 0):
+        raise ValueError(f"burn_in must be 0 for method='mcmc' (it counts leading layers; the ring has none); "
+                         f"MCMC equilibration sweeps are n_tune=, got burn_in={burn_in!r}")
+    bname = backend_name(get_namespace(backend))
+    want = None if observables is None else ((observables,) if isinstance(observables, str) else tuple(observables))
+    record = None
+    if want is not None:
+        record = tuple(dict.fromkeys(("G" if o in ("G_var", "kurtosis") else o) for o in want
+                                     if o not in ("eft_mean", "eft_corr")))
+    res = simulate_mcmc(activation, sigma_w2, sigma_b2, widths[0], depth, n_sweeps, seed=seed, backend=bname,
+                        n_chains=n_samples, n_tune=n_tune, thin=thin, eft_lags=eft_lags, boundary=boundary,
+                        log_bounds=log_bounds, progress=progress, observables=record or None)
+    names = [k for k in SHARED_NAMES if k in res and (want is None or k in want or k in ("eft_mean", "eft_corr"))]
+    from .._io import to_jsonable
+
+    parameters = {"activation": res.params["activation"], "sigma_w2": float(sigma_w2), "sigma_b2": float(sigma_b2),
+                  "widths": list(widths), "widths_summary": widths[0], "depth": depth, "length": depth,
+                  "n_samples": n_samples, "method": "mcmc", "backend": bname, "n_sweeps": res.params["n_sweeps"],
+                  "n_tune": res.params["n_tune"], "thin": res.params["thin"],
+                  "eft_lags": None if eft_lags is None else list(res.diagnostics.get("eft_lags", [])),
+                  "boundary": to_jsonable(boundary), "log_bounds": to_jsonable(res.diagnostics["log_bounds"])}
+    return SimulationResult(estimates={k: res[k] for k in names}, parameters=parameters, method="mcmc",
+                            backend=bname, seed=seed, elapsed_s=time.perf_counter() - t0,
+                            diagnostics=to_jsonable(res.diagnostics))

@@ -1,6 +1,6 @@
 r"""Pre-activation-space sampler: :math:`z^l \mid z^{l-1} \sim N(0, \Sigma^l\otimes I_{N_l})`, exact at any width.
 
-Conventions (``../shared/physics.md`` §1–2): :math:`z^l = W^l\phi(z^{l-1}) + b^l`,
+Conventions (``docs/conventions.md``, "Network and parameterisation"): :math:`z^l = W^l\phi(z^{l-1}) + b^l`,
 :math:`W^l_{ij}\sim N(0,\sigma_w^2/N_{l-1})` (fan-in, :math:`N_0 = d_{in}`), :math:`b^l_i\sim N(0,\sigma_b^2)`.
 For ``P`` inputs, conditional on layer :math:`l-1` the rows :math:`z^l_i\in\mathbb{R}^P` are i.i.d.
 :math:`N(0, \Sigma^l)` with
@@ -38,7 +38,36 @@ import math
 import numpy as np
 
 __all__ = ["input_kernel", "factor", "layer_observables", "available_observables", "sample_preactivation",
-           "phi_gram", "gram"]
+           "phi_gram", "gram", "phi_inplace", "DTYPES"]
+
+#: Sampling dtypes (:func:`sample_preactivation`, :func:`statfield.sampling.weights.sample_weights`).
+DTYPES = ("float64", "float32")
+
+
+def phi_inplace(act, z, xp):
+    r""":math:`\phi(z)`, overwriting ``z`` when possible (NumPy arrays and piecewise-linear φ), else a new array.
+
+    Piecewise linear :math:`\phi(z) = a_+ z\theta(z) + a_- z\theta(-z)`: ``np.maximum(z, 0, out=z)`` for
+    :math:`a_- = 0`, masked in-place multiplications otherwise; no temporary of the size of ``z`` besides a
+    boolean mask. ``z`` must not be used afterwards.
+    """
+    if not (act.is_piecewise_linear and isinstance(z, np.ndarray) and z.flags.writeable):
+        return act(z, xp)
+    ap, am = float(act.a_plus), float(act.a_minus)
+    if am == 0.0:
+        np.maximum(z, 0, out=z)
+        if ap != 1.0:
+            z *= ap
+        return z
+    if ap == am:
+        if ap != 1.0:
+            z *= ap
+        return z
+    neg = z < 0
+    if ap != 1.0:
+        np.multiply(z, ap, out=z, where=~neg)
+    np.multiply(z, am, out=z, where=neg)
+    return z
 
 
 def input_kernel(inputs, sigma_w2, sigma_b2):
@@ -64,9 +93,17 @@ def factor(S, xp):
     return U * xp.sqrt(w)[..., None, :]
 
 
-def phi_gram(act, z, xp):
-    r""":math:`\phi(z)^\top\phi(z)/N` for ``z`` of shape ``(n, N, P)`` → ``(n, P, P)``."""
-    return gram(act(z, xp), xp)
+def phi_gram(act, z, xp, inplace=False):
+    r""":math:`\phi(z)^\top\phi(z)/N` for ``z`` of shape ``(n, N, P)`` → ``(n, P, P)`` (float64).
+
+    ``inplace=True`` lets :func:`phi_inplace` overwrite ``z``.
+    """
+    f = phi_inplace(act, z, xp) if inplace else act(z, xp)
+    return _f64(gram(f, xp), xp)
+
+
+def _f64(a, xp):
+    return a if a.dtype == xp.float64 else xp.astype(a, xp.float64)
 
 
 def gram(f, xp):
@@ -80,7 +117,9 @@ def gram(f, xp):
 def available_observables(activation, n_inputs) -> tuple[str, ...]:
     """Per-layer observables of the weight-space and pre-activation samplers."""
     if n_inputs == 1:
-        if activation.is_piecewise_linear and activation.a_plus != activation.a_minus:
+        from .eft import collective_kind
+
+        if collective_kind(activation) == "orthant":
             return ("q", "log_q", "G", "u", "v", "k")
         return ("q", "log_q", "G")
     return ("gram", "G", "c") if n_inputs == 2 else ("gram", "G")
@@ -94,6 +133,14 @@ def layer_observables(z, G, act, xp, want, log_scale=None):
     (log-norm tracking; ``log_q`` and ``c`` stay finite when :math:`q` itself overflows). Returns
     ``dict[name, array]`` with arrays of shape ``(n,)`` (single input, ``c``) or ``(n, P, P)`` (``gram``, ``G``).
     """
+    n, N, P = z.shape
+    out = _layer_observables(z, G, act, xp, want, log_scale)
+    if z.dtype != xp.float64:  # float32 sampling: observables accumulated in float64
+        out = {k: _f64(v, xp) for k, v in out.items()}
+    return out
+
+
+def _layer_observables(z, G, act, xp, want, log_scale=None):
     n, N, P = z.shape
     out = {}
     f = None if log_scale is None else xp.exp(2.0 * log_scale)  # may overflow to inf: then q, G are inf
@@ -116,6 +163,9 @@ def layer_observables(z, G, act, xp, want, log_scale=None):
             out["u"], out["v"] = (u, v) if f is None else (u * f, v * f)
             out["k"] = xp.sum(xp.astype(pos, xp.float64), axis=1)
         return {k: v for k, v in out.items() if k in want}
+    if "gram_diag" in want:  # internal: the controls of statfield.sampling.control, O(N P)
+        d = xp.sum(z * z, axis=1) / N
+        out["gram_diag"] = d if f is None else d * f[:, None]
     if "gram" in want or "c" in want:
         gram = xp.matmul(xp.matrix_transpose(z), z) / N
         if "gram" in want:
@@ -128,7 +178,7 @@ def layer_observables(z, G, act, xp, want, log_scale=None):
     return out
 
 
-def sample_preactivation(rng, n, activation, sigma_w2, sigma_b2, widths, inputs, xp, want):
+def sample_preactivation(rng, n, activation, sigma_w2, sigma_b2, widths, inputs, xp, want, dtype="float64"):
     r"""Sample ``n`` networks layer by layer in pre-activation space.
 
     For piecewise-linear φ (homogeneous of degree one, :math:`\phi(e^s\hat z) = e^s\phi(\hat z)`) each
@@ -151,12 +201,17 @@ def sample_preactivation(rng, n, activation, sigma_w2, sigma_b2, widths, inputs,
     xp : namespace
     want : collection of str
         Observables to compute (see :func:`available_observables`).
+    dtype : {"float64", "float32"}
+        Precision of the normals, the pre-activations and the GEMMs; kernels, Cholesky factors and all
+        observables stay float64 (float32 sums over ``N`` units have a relative rounding error of order
+        :math:`10^{-7}\sqrt{N}`).
 
     Yields
     ------
     dict
         Per layer, the requested observables (:func:`layer_observables`).
     """
+    low = dtype == "float32"
     S1 = input_kernel(inputs, sigma_w2, sigma_b2)
     P = S1.shape[0]
     S = xp.asarray(S1)
@@ -167,12 +222,14 @@ def sample_preactivation(rng, n, activation, sigma_w2, sigma_b2, widths, inputs,
     s = xp.zeros((n,), dtype=xp.float64) if homogeneous else None
     for l, N in enumerate(widths):
         N = int(N)
-        xi = rng.standard_normal((n, N, P))
+        xi = rng.standard_normal((n, N, P), dtype=dtype)
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-            z = xp.matmul(xi, xp.matrix_transpose(L))
+            Lt = xp.matrix_transpose(L)
+            z = xp.matmul(xi, xp.astype(Lt, xp.float32) if low else Lt)
+            del xi
             obs = layer_observables(z, S, activation, xp, want, log_scale=s)
             if l + 1 < depth:
-                g = phi_gram(activation, z, xp)
+                g = phi_gram(activation, z, xp, inplace=True)
                 if homogeneous:
                     # Sigma = sigma_b2 + sigma_w2 e^{2s} g; new scale: max_a log Sigma_aa (log space)
                     d = xp.linalg.diagonal(g) if P > 1 else g[:, :, 0]

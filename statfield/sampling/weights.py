@@ -1,6 +1,6 @@
 r"""Weight-space sampler: batches of full random networks (the reference).
 
-Conventions (``../shared/physics.md`` §1): for inputs :math:`x_\alpha\in\mathbb{R}^{d_{in}}`,
+Conventions (``docs/conventions.md``, "Network and parameterisation"): for inputs :math:`x_\alpha\in\mathbb{R}^{d_{in}}`,
 
 .. math:: z^1 = W^1 x + b^1,\qquad z^l = W^l\phi(z^{l-1}) + b^l\ (l = 2..L),\qquad
           W^l_{ij}\sim N(0, \sigma_w^2/N_{l-1}),\ b^l_i\sim N(0,\sigma_b^2),\ N_0 = d_{in}
@@ -22,12 +22,12 @@ import math
 
 import numpy as np
 
-from .preactivation import gram, input_kernel, layer_observables
+from .preactivation import gram, input_kernel, layer_observables, phi_inplace
 
 __all__ = ["sample_weights"]
 
 
-def sample_weights(rng, n, activation, sigma_w2, sigma_b2, widths, inputs, xp, want):
+def sample_weights(rng, n, activation, sigma_w2, sigma_b2, widths, inputs, xp, want, dtype="float64"):
     r"""Sample ``n`` full random networks and yield per-layer observables.
 
     Parameters
@@ -44,6 +44,8 @@ def sample_weights(rng, n, activation, sigma_w2, sigma_b2, widths, inputs, xp, w
     xp : namespace
     want : collection of str
         Observables (see :func:`statfield.sampling.preactivation.available_observables`).
+    dtype : {"float64", "float32"}
+        Precision of the weights, biases, pre-activations and GEMMs; ``G`` and all observables are float64.
 
     Yields
     ------
@@ -54,22 +56,29 @@ def sample_weights(rng, n, activation, sigma_w2, sigma_b2, widths, inputs, xp, w
     """
     X = np.asarray(inputs, dtype=np.float64)
     P, d_in = X.shape
+    low = dtype == "float32"
     h = xp.asarray(X.T)  # (d_in, P): the "activations" of layer 0, shared by all networks
+    if low:
+        h = xp.astype(h, xp.float32)
     G = xp.asarray(input_kernel(X, sigma_w2, sigma_b2)) if "G" in want else None
     fan_in = d_in
     sb = math.sqrt(sigma_b2)
     depth = len(widths)
     for l, N in enumerate(widths):
         N = int(N)
-        W = rng.standard_normal((n, N, fan_in))
-        b = rng.standard_normal((n, N, 1))
+        W = rng.standard_normal((n, N, fan_in), dtype=dtype)
+        b = rng.standard_normal((n, N, 1), dtype=dtype)
         with np.errstate(over="ignore", invalid="ignore"):
-            z = math.sqrt(sigma_w2 / fan_in) * xp.matmul(W, h) + sb * b  # (n, N, P)
+            z = xp.matmul(W, h)
             del W
+            z *= math.sqrt(sigma_w2 / fan_in)
+            b *= sb
+            z += b  # (n, N, P)
             obs = layer_observables(z, G, activation, xp, want)
             if l + 1 < depth:
-                h = activation(z, xp)
+                h = phi_inplace(activation, z, xp)
                 if "G" in want:
-                    G = sigma_b2 + sigma_w2 * gram(h, xp)
+                    g = gram(h, xp)
+                    G = sigma_b2 + sigma_w2 * (g if not low else xp.astype(g, xp.float64))
         fan_in = N
         yield obs

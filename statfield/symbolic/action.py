@@ -1,6 +1,6 @@
 r"""The pre-activation action of a random network (SPS17, arXiv:1710.06570, Eqs. 9-11), in SymPy.
 
-Conventions (``../shared/physics.md`` §1): :math:`z^1 = W^1x + b^1`, :math:`z^l = W^l\phi(z^{l-1}) + b^l`
+Conventions (``docs/conventions.md``, "Network and parameterisation"): :math:`z^1 = W^1x + b^1`, :math:`z^l = W^l\phi(z^{l-1}) + b^l`
 for :math:`l = 2..L`; fan-in parameterisation :math:`W^l_{ij}\sim N(0,\sigma_w^2/N_{l-1})`
 (:math:`N_0 = d_{\rm in}`), :math:`b^l_i\sim N(0,\sigma_b^2)`; all hidden widths equal to ``N``;
 inputs :math:`x_\alpha`, :math:`\alpha = 1..P`.
@@ -17,9 +17,12 @@ so the negative log joint density of all pre-activations is the lattice action (
           + \tfrac{N}{2}\ln\det(2\pi\Sigma^l)\Big].
 
 ``form="single"`` is the single-input case (SPS17 Eq. 10, ``P = 1``, :math:`\Sigma^l = K^l` a scalar) and
-``form="periodic"`` the no-data chain on a circle, layer :math:`L+1\equiv 1` (SPS17 Eq. 11), which is a
-Gibbs measure on a ring (normalised by :math:`{\rm Tr}\,T^L`), not the law of any network: it
-describes the bulk of a deep network.
+``form="periodic"`` the no-data chain on a circle, layer :math:`L+1\equiv 1` (SPS17 Eq. 11): a weight
+on a ring, not the law of any network, with partition function :math:`Z_L = {\rm Tr}\,T^L`. It is
+normalisable for bounded :math:`\phi` (tanh, erf) with :math:`\sigma_b^2 > 0`, and not normalisable
+for asymptotically linear :math:`\phi` (linear, ReLU, GELU, SiLU) or for any :math:`\phi` with
+:math:`\phi(0) = 0` at :math:`\sigma_b^2 = 0` (see the remarks of :func:`action_derivation`); its saddle
+and quadratic EFT are local and describe the bulk of a deep network either way.
 
 Two independent routes build the same expression:
 
@@ -39,7 +42,9 @@ from numbers import Integral, Real
 
 import sympy as sp
 
+from . import symbols as _symbols
 from .gaussian import integrate_out, tidy_sums
+from .symbols import sigma_b2, sigma_w2
 
 __all__ = [
     "Action",
@@ -55,13 +60,10 @@ __all__ = [
 ACTION_FORMS = ("multi", "single", "periodic")
 _ROUTES = ("direct", "delta")
 
-#: Weight variance per fan-in (``sigma_w2``) and bias variance (``sigma_b2``), as SymPy symbols.
-sigma_w2 = sp.Symbol("sigma_w2", positive=True)
-sigma_b2 = sp.Symbol("sigma_b2", positive=True)
+#: Weight variance per fan-in (``sigma_w2``) and bias variance (``sigma_b2``): the statfield symbols
+#: of :mod:`statfield.symbolic.symbols`.
 _SW2, _SB2 = sigma_w2, sigma_b2
-_N = sp.Symbol("N", integer=True, positive=True)
-_L = sp.Symbol("L", integer=True, positive=True)
-_DIN = sp.Symbol("d_in", integer=True, positive=True)
+_N, _L, _DIN = _symbols.N, _symbols.L, _symbols.d_in
 _z = sp.IndexedBase("z", real=True)
 _x = sp.IndexedBase("x", real=True)
 _W = sp.IndexedBase("W", real=True)
@@ -108,11 +110,14 @@ def _variance(value, name, default, positive):
     return sp.nsimplify(value) if isinstance(value, Real) and not isinstance(value, float) else sp.sympify(value)
 
 
+#: The undefined activation :math:`\phi` used for ``activation="general"``.
+_GENERAL_PHI = sp.Function("phi")
+
+
 def _activation(activation):
     """``(phi, name)``: ``phi`` maps a SymPy expression to :math:`\\phi(\\text{expr})`."""
-    if isinstance(activation, str) and activation.strip().lower() == "general":
-        f = sp.Function("phi")
-        return f, "general"
+    if isinstance(activation, str) and activation.strip().lower() == "general":  # the keyword, not a name
+        return _GENERAL_PHI, "general"
     if isinstance(activation, sp.FunctionClass):
         return activation, str(activation)
     if isinstance(activation, sp.Lambda):
@@ -582,7 +587,8 @@ def action_derivation(activation="general", check_cases=((2, 1), (2, 2), (None, 
     from .derivation import Derivation
 
     phi, name = _activation(activation)
-    phi_tex = r"\phi" if name == "general" else sp.latex(phi(sp.Symbol("u")))
+    general = phi is _GENERAL_PHI
+    phi_tex = r"\phi" if general else sp.latex(phi(sp.Symbol("u")))
     d = Derivation(
         "The pre-activation action of a random network (SPS17, Eqs. 9-11)",
         abstract=(
@@ -593,9 +599,20 @@ def action_derivation(activation="general", check_cases=((2, 1), (2, 2), (None, 
             "(Gaussian integrals), and directly from the conditional Gaussian law of a layer given the "
             "previous one. Every displayed SymPy expression below was produced by "
             r"\texttt{statfield.symbolic.action}" + (
-                "" if name == "general" else rf" for the activation $\phi(u) = {phi_tex}$") + "."
+                "" if general else rf" for the activation $\phi(u) = {phi_tex}$") + "."
         ),
     )
+    _steps_setup_and_delta(d, phi)
+    _steps_integrate_out(d, phi)
+    _steps_direct_route(d, activation, check_cases)
+    _steps_single_and_periodic(d, activation)
+    _step_periodic_remarks(d)
+    _step_printed_equations(d)
+    d.results["route_agreement_cases"] = [list(c) for c in check_cases]
+    return d
+
+
+def _steps_setup_and_delta(d, phi):
     d.step(
         "Setup",
         r"Inputs $x_\alpha\in\mathbb R^{d_{\mathrm{in}}}$, $\alpha=1,\dots,P$. Pre-activations "
@@ -616,6 +633,9 @@ def action_derivation(activation="general", check_cases=((2, 1), (2, 2), (None, 
         [r"p(z^l\mid z^{l-1}) = \prod_{i=1}^{N_l}\int dW_{i\cdot}\,db_i\prod_{\alpha=1}^{P}\frac{d\lambda_{\alpha}}{2\pi}\;"
          r"p(W_{i\cdot}, b_i)\,\exp\Big[i\sum_\alpha\lambda_\alpha\Big(z^l_{i\alpha} - \sum_j W_{ij}a_{j\alpha} - b_i\Big)\Big]"],
     )
+
+
+def _steps_integrate_out(d, phi):
     rec = {}
     _layer_delta(_outputs(2, 2), _hidden_inputs(phi, 1, 2), _N, _N, 2, _SW2, _SB2, record=rec)
     d.step(
@@ -649,6 +669,9 @@ def action_derivation(activation="general", check_cases=((2, 1), (2, 2), (None, 
          r"\frac{N_l}{2}\ln\det(2\pi\Sigma^l)\Big],\qquad \Sigma^1_{\alpha\beta} = "
          r"\frac{\sigma_w^2}{d_{\mathrm{in}}}x_\alpha\cdot x_\beta + \sigma_b^2"],
     )
+
+
+def _steps_direct_route(d, activation, check_cases):
     d.step(
         "The direct route, and agreement of the two routes",
         r"Directly: given $z^{l-1}$, $z^l_{i\alpha} = \sum_j W_{ij}a_{j\alpha} + b_i$ is a linear function of "
@@ -665,12 +688,15 @@ def action_derivation(activation="general", check_cases=((2, 1), (2, 2), (None, 
         _agreement_rows(activation, check_cases),
         raw=True,
     )
+
+
+def _steps_single_and_periodic(d, activation):
     single = action(activation, form="single")
     d.step(
         "Single input (SPS17 Eq. 10)",
         r"For $P=1$, $\Sigma^l$ is the scalar $K^l = \sigma_w^2|\phi(z^{l-1})|^2/N + \sigma_b^2$ and the first "
         r"layer is fed by the input. With symbolic width $N$ and depth $L$ "
-        r"(\texttt{action(form=\textquotedbl single\textquotedbl)}), layer by layer:",
+        r"(\texttt{action(form='single')}), layer by layer:",
         [r"S = S_1 + \sum_{l=2}^{L} S_l",
          (sp.Symbol("S_1"), single.terms[0]),
          (sp.Symbol("S_l"), single.terms[1])],
@@ -681,10 +707,13 @@ def action_derivation(activation="general", check_cases=((2, 1), (2, 2), (None, 
         "The periodic chain without data (SPS17 Eq. 11)",
         r"Dropping the input and identifying layer $0$ with layer $L$ gives a chain on a circle, "
         r"$S = \sum_{l=1}^{L} S_l$ with every $S_l$ of the hidden-layer form "
-        r"(\texttt{action(form=\textquotedbl periodic\textquotedbl)}; layer indices modulo $L$, "
+        r"(\texttt{action(form='periodic')}; layer indices modulo $L$, "
         r"$z_{0,j}\equiv z_{L,j}$):",
         [(sp.Symbol("S_l"), shown)],
     )
+
+
+def _step_periodic_remarks(d):
     s_ = sp.Symbol("s", positive=True)
     lin = action("linear", form="periodic", N=2, L=2, sigma_b2=0)
     zs = {v: s_ * v for v in lin.variables()}
@@ -693,24 +722,33 @@ def action_derivation(activation="general", check_cases=((2, 1), (2, 2), (None, 
         "Remarks on the periodic chain",
         r"(i) No network realises it: $e^{-S}$ is a product of the conditional densities around a cycle "
         r"($z^1$ is drawn given $z^L$), so it is not a product of conditionals along a directed acyclic "
-        r"graph and $\int e^{-S}\neq 1$. It is a Gibbs measure on a ring with transfer kernel "
-        r"$T(z'\mid z) = p(z^{l}=z'\mid z^{l-1}=z)$ and partition function $Z_L = \mathrm{Tr}\,T^L$. For "
+        r"graph and $\int e^{-S}\neq 1$ in general. It is a weight on a ring with transfer kernel "
+        r"$T(z'\mid z) = p(z^{l}=z'\mid z^{l-1}=z)$ and partition function $Z_L = \mathrm{Tr}\,T^L$ (finite or "
+        r"not: see (iii)). When $Z_L<\infty$, for "
         r"$L\to\infty$ its one-layer marginal is the stationary law of the Markov chain, which is why it "
         r"describes the bulk of a deep network (depth $\gg$ correlation length). "
         r"(ii) No Jacobian enters anywhere: the map $(W,b)\mapsto z$ is many-to-one "
         r"($N_l(N_{l-1}+1)$ parameters, $N_lP$ pre-activations), so the delta-function route is a "
         r"marginalisation, not a change of variables. "
-        r"(iii) For a positively homogeneous $\phi$ (linear, ReLU) and $\sigma_b^2 = 0$ the periodic action "
-        r"shifts under a dilation $z\to sz$ of all $NL$ fields by exactly $NL\ln s$; for linear $\phi$, "
-        r"$N=2$, $L=2$ SymPy gives",
+        r"(iii) Normalisability. For a positively homogeneous $\phi$ (linear, ReLU) and $\sigma_b^2 = 0$ the "
+        r"periodic action shifts under a dilation $z\to sz$ of all $NL$ fields by exactly $NL\ln s$; for linear "
+        r"$\phi$, $N=2$, $L=2$ SymPy gives",
         [(sp.Symbol("S[s z] - S[z]"), dil)],
+        after=(
+            r"With the measure $s^{NL-1}ds$ the integral over $s$ then diverges logarithmically at both ends, so "
+            r"$Z_L = \infty$. The same logarithmic divergence occurs (a) for every asymptotically linear $\phi$ "
+            r"(linear, ReLU, GELU, SiLU) even with $\sigma_b^2 > 0$, from large $|z|$, where "
+            r"$K\simeq\sigma_w^2|\phi(z)|^2/N$ is again homogeneous of degree two; and (b) for any $\phi$ with "
+            r"$\phi(0) = 0$ at $\sigma_b^2 = 0$, from small $|z|$, where $K\to 0$. For a bounded $\phi$ (tanh, "
+            r"erf) with $\sigma_b^2>0$, instead, $\sigma_b^2\le K\le\sigma_b^2 + \sigma_w^2\sup\phi^2$, every "
+            r"factor of $e^{-S}$ is bounded by $(2\pi\sigma_b^2)^{-N/2}e^{-|z^l|^2/(2K_{\max})}$, and $Z_L<\infty$: "
+            r"the ring weight is a normalisable Gibbs measure. In every case saddle points and the quadratic EFT "
+            r"are local and unaffected; averages must be taken with the open chain or with the exact Markov chain "
+            r"(whose stationary law exists whenever the mean-field map has an attracting fixed point)."),
     )
-    d.steps[-1].text += (
-        r" With the measure $s^{NL-1}ds$ the integral over $s$ diverges logarithmically, so $Z_L = \infty$ "
-        r"for these activations (with $\sigma_b^2>0$ the same happens at large $|z|$, where $\sigma_b^2$ is "
-        r"negligible). Saddle points and the quadratic EFT are local and are unaffected; averages must "
-        r"be taken with the open chain or with the exact Markov chain."
-    )
+
+
+def _step_printed_equations(d):
     d.step(
         "Comparison with the equations printed in the talk notes",
         r"The talk notes on SPS17 print Eqs. 9-11 with several index slips. Our derivation (both routes, "
@@ -738,5 +776,3 @@ def action_derivation(activation="general", check_cases=((2, 1), (2, 2), (None, 
         ],
         raw=True,
     )
-    d.results["route_agreement_cases"] = [list(c) for c in check_cases]
-    return d

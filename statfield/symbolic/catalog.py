@@ -1,40 +1,10 @@
-"""The catalogue of named derivations (``statfield derive NAME``).
+"""Compatibility re-export of the derivation catalogue, which lives in :mod:`statfield.documents.catalog`.
 
-Each entry maps a name to ``"module:function"``; the function takes no required arguments and
-returns a :class:`~statfield.symbolic.derivation.Derivation`. Resolved lazily so that listing the
-catalogue is cheap.
+``DERIVATIONS``, ``build_derivation`` and ``derivation_names`` are the objects of the document
+layer (the catalogue contains documents with numeric tables). This module is the only place in
+:mod:`statfield.symbolic` that refers to the document layer; the import-purity test exempts it.
 """
 
-from __future__ import annotations
-
-import importlib
+from statfield.documents.catalog import DERIVATIONS, build_derivation, derivation_names
 
 __all__ = ["DERIVATIONS", "build_derivation", "derivation_names"]
-
-DERIVATIONS = {
-    "action": ("statfield.symbolic.action:action_derivation",
-               "Pre-activation action (SPS17 Eq. 9-11): delta/lambda route and direct route"),
-    "general-phi": ("statfield.symbolic.general:general_derivation",
-                    "Action and saddle equations for a general activation (tanh by default)"),
-    "linear-eft": ("statfield.symbolic.eft:linear_eft_derivation",
-                   "Linear network: radial reduction, saddle, quadratic EFT, correlation lengths"),
-    "relu-eft": ("statfield.symbolic.eft:relu_eft_derivation",
-                 "ReLU network: (r+, r-, k) reduction, saddle, 3x3 quadratic EFT, continuum limit"),
-    "paper-comparison": ("statfield.symbolic.compare:comparison_derivation",
-                         "Comparison with the EFT coefficients quoted for SPS17 (talk Eq. 12, 23)"),
-    "finite-width": ("statfield.symbolic.finite_width:finite_width_derivation",
-                     "Exact finite-width recursions for linear and ReLU networks"),
-}
-
-
-def derivation_names():
-    return tuple(DERIVATIONS)
-
-
-def build_derivation(name, **kwargs):
-    """Build the named derivation (a :class:`Derivation`)."""
-    if name not in DERIVATIONS:
-        raise ValueError(f"derivation name must be one of {sorted(DERIVATIONS)}, got {name!r}")
-    target = DERIVATIONS[name][0]
-    mod, fn = target.split(":")
-    return getattr(importlib.import_module(mod), fn)(**kwargs)

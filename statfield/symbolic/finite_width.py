@@ -1,21 +1,23 @@
 r"""Exact finite-width theory in closed form (SymPy): linear and ReLU networks, and the 1/n expansion.
 
-Conventions (``physics.md`` §1): :math:`W^{(l)}_{ij}\sim N(0,\sigma_w^2/n)` (fan-in),
+Conventions (``docs/conventions.md``, "Network and parameterisation"; the width :math:`n` is the
+symbol :data:`statfield.symbolic.symbols.N`, printed :math:`n` as in PDLT): :math:`W^{(l)}_{ij}\sim N(0,\sigma_w^2/n)` (fan-in),
 :math:`b^{(l)}_i\sim N(0,\sigma_b^2)`, equal widths :math:`n`; the metric
 :math:`\hat G^{(l)} = \sigma_b^2 + \sigma_w^2|\phi(z^{(l-1)})|^2/n`, :math:`\hat G^{(1)} = K_1`;
 :math:`q^{(l)} = |z^{(l)}|^2/n`; four-point vertex :math:`V^{(l)} = n\,\mathrm{Var}\,\hat G^{(l)}`
 (PDLT, arXiv:2106.10165, §4.3).
 
 For the scale-invariant class :math:`\phi = a_+z\theta(z) + a_-z\theta(-z)` (linear: :math:`a_\pm=1`;
-ReLU: :math:`a_+=1, a_-=0`) the Markov chain of ``physics.md`` §2 closes on one number per layer:
+ReLU: :math:`a_+=1, a_-=0`) the exact Markov chain (``docs/conventions.md``, "Exact chain") closes on one
+number per layer:
 
 .. math:: \hat G^{(l+1)} = \sigma_b^2 + \sigma_w^2 X_l\,\hat G^{(l)},\qquad
           X_l = \frac1n\sum_{i=1}^n \phi(\xi_i)^2 = \frac{a_+^2\chi^2_{k}+a_-^2\chi^2_{n-k}}{n},
           \quad k\sim\mathrm{Bin}(n,\tfrac12),
 
 with :math:`X_l` i.i.d. and independent of :math:`\hat G^{(l)}`. Everything below follows from this
-affine random recursion. This module is SymPy-only; :func:`finite_width_derivation` imports the
-numeric :mod:`statfield.finite_width` lazily for one numeric table (the :math:`K^*=0` class).
+affine random recursion. This module is SymPy-only; the numeric :math:`K^*=0` table of the
+catalogue document is added by :func:`statfield.documents.finite_width.finite_width_derivation`.
 """
 
 from __future__ import annotations
@@ -38,9 +40,10 @@ __all__ = [
     "finite_width_derivation",
 ]
 
-n, l, K1, K = sp.symbols("n l K_1 K", positive=True)
-sigma_w2, sigma_b2 = sp.symbols("sigma_w^2 sigma_b^2", nonnegative=True)
-a_plus, a_minus = sp.symbols("a_+ a_-", real=True)
+from .symbols import K, K1, N, a_minus, a_plus, l, sigma_b2, sigma_w2
+
+#: The width (the statfield symbol ``N``; this module and its document write it :math:`n`, as PDLT does).
+n = N
 SYMBOLS = {"n": n, "l": l, "K1": K1, "K": K, "sigma_w2": sigma_w2, "sigma_b2": sigma_b2,
            "a_plus": a_plus, "a_minus": a_minus}
 
@@ -70,7 +73,7 @@ def multiplier_moments(order, ap=a_plus, am=a_minus, width=n):
 
 
 def multiplier_moments_binomial(order, width, ap=a_plus, am=a_minus):
-    r"""The same :math:`\mu_j` by the independent route of ``physics.md`` §2 for a concrete integer width.
+    r"""The same :math:`\mu_j` by an independent route (the binomial mixture) for a concrete integer width.
 
     :math:`\mu_j = \sum_k\binom{n}{k}2^{-n}\,\mathbb E[(a_+^2\chi^2_k + a_-^2\chi^2_{n-k})^j]/n^j`, with
     :math:`\mathbb E(\chi^2_k)^m = 2^m (k/2)_m` (rising factorial) and the binomial theorem.
@@ -277,29 +280,43 @@ def _fmt(x, digits=4):
     return f"{float(x):.{digits}g}"
 
 
-def finite_width_derivation(numeric_tables: bool = True) -> Derivation:
-    """Builder for ``statfield derive finite-width``: exact finite-n recursions, 1/n expansion, EFT.
+def finite_width_derivation(numeric_tables: bool = False) -> Derivation:
+    """Builder of the finite-width document (symbolic part): exact finite-n recursions, 1/n expansion, EFT.
 
-    ``numeric_tables=True`` adds the :math:`K^*=0` table computed by the numeric module
-    (:func:`statfield.finite_width.k0_class_table`, imported lazily).
+    ``numeric_tables=True`` is accepted for compatibility and refused here (``ValueError``): the
+    numeric :math:`K^*=0` table needs :mod:`statfield.finite_width`, so the catalogue document
+    ``finite-width`` is built by :func:`statfield.documents.finite_width.finite_width_derivation`,
+    which calls this builder and adds the table.
     """
+    if numeric_tables:
+        raise ValueError("numeric_tables must be False in statfield.symbolic (no numeric modules here); use "
+                         "statfield.documents.finite_width.finite_width_derivation(numeric_tables=True)")
     d = Derivation(
         "Finite-width theory: four-point vertex, 1/n corrections and exact recursions",
         conventions=_CONV,
+        symbol_names={N: "n"},
         abstract=(r"We derive (i) the leading-order $1/n$ recursions for the kernel shift and the four-point "
                   r"vertex for any activation, (ii) exact finite-width recursions and closed forms for the "
                   r"scale-invariant class (linear, ReLU), (iii) the depth dependence at criticality and the "
                   r"breakdown of the $1/n$ expansion at depth/width $\gtrsim 0.1$, (iv) the distribution of "
                   r"$\ln q$, and (v) the quartic coupling of the single-unit effective action."),
     )
-    # 1. exact conditional structure and kurtosis identity
+    for build in (_step_kurtosis, _steps_leading_order, _steps_exact_chain, _steps_criticality, _step_k0_class,
+                  _steps_log_q, _steps_quartic_eft):
+        build(d)
+    return d
+
+
+def _step_kurtosis(d):
     d.step("Conditional Gaussianity and the kurtosis identity",
            r"Given layer $l-1$, the pre-activations of layer $l$ are i.i.d. $\mathcal N(0,\hat G^{(l)})$ "
-           r"(physics.md \S2). Hence $\mathbb E z^2 = \mathbb E\hat G$ and $\mathbb E z^4 = 3\,\mathbb E\hat G^2$ exactly, "
+           r"(the exact chain of docs/conventions.md). Hence $\mathbb E z^2 = \mathbb E\hat G$ and $\mathbb E z^4 = 3\,\mathbb E\hat G^2$ exactly, "
            r"and the excess kurtosis of one pre-activation is exactly",
            [r"\kappa^{(l)} = \frac{\mathbb E z^4}{(\mathbb E z^2)^2} - 3 = \frac{3\,\mathrm{Var}\,\hat G^{(l)}}{(\mathbb E\hat G^{(l)})^2}"
             r" = \frac{3V^{(l)}}{n_{l-1}(\mathbb E\hat G^{(l)})^2}."])
-    # 2. LO recursions
+
+
+def _steps_leading_order(d):
     lo = lo_recursion()
     d.step("Leading-order recursions (any activation)",
            r"Write $\hat G^{(l+1)} = \sigma_b^2 + \sigma_w^2\,\frac{1}{n_l}\sum_j\phi(\sqrt{\hat G^{(l)}}\xi_j)^2$. "
@@ -334,7 +351,9 @@ def finite_width_derivation(numeric_tables: bool = True) -> Derivation:
             r"V^{(l+1)} = \frac{n_l}{n_{l-1}}\sigma_w^4\, J V^{(l)} J^{\top} + \sigma_w^4\, C(K^{(l)}),",
             r"V^{(l)}_{(ab)(cd)} = n_{l-1}\,\mathrm{Cov}(\hat G^{(l)}_{ab}, \hat G^{(l)}_{cd}) + O(1/n)."],
            approximation=r"1/n expansion (first order in $\hat G - K$ for the propagation term)")
-    # 3. exact chain
+
+
+def _steps_exact_chain(d):
     mu = multiplier_moments(3)
     d.step("Exact chain for the scale-invariant class",
            r"For $\phi = a_+z\theta(z) + a_-z\theta(-z)$ the sum factorises: $\hat G^{(l+1)} = \sigma_b^2 + \sigma_w^2X_l\hat G^{(l)}$ "
@@ -361,7 +380,9 @@ def finite_width_derivation(numeric_tables: bool = True) -> Derivation:
            r"$\chi^2_n$, so every moment is explicit: $\mathbb E[(\hat G^{(l)})^m] = K_1^m(\sigma_w^{2m}\mu_m)^{l-1}$ and "
            r"$\mathbb E[(q^{(l)})^m] = \mathbb E[(\hat G^{(l)})^m]\prod_{i<m}(1+2i/n)$. For $m=2$:",
            [(sp.Symbol("\\mathbb{E}(q^{(l)})^2"), qm)])
-    # 4. criticality
+
+
+def _steps_criticality(d):
     c, ex, ser = critical_vertex()
     d.step(r"Criticality: $V/K^2$ grows linearly with depth",
            r"At $\sigma_b^2 = 0$, $\sigma_w^2 A_2 = 1$ (the critical point of the scale-invariant class: "
@@ -383,17 +404,20 @@ def finite_width_derivation(numeric_tables: bool = True) -> Derivation:
                 exact_k = 3 * ((1 + sp.Rational(cc, nn)) ** (L - 1) - 1)
                 lo_k = sp.Rational(3 * (L - 1) * cc, nn)
                 rows.append([name, nn, L, _fmt(sp.Rational(L - 1, nn), 3), _fmt(exact_k), _fmt(lo_k),
-                             _fmt(lo_k / exact_k - 1, 3)])
-    d.table("Excess kurtosis of a pre-activation at criticality: exact vs leading order (sigma_b2 = 0).",
-            ["phi", "n", "l", "(l-1)/n", "exact", "leading order", "LO/exact - 1"], rows)
+                             f"${_fmt(lo_k / exact_k - 1, 3)}$"])
+    d.table(r"Excess kurtosis $\kappa^{(l)}$ of a pre-activation at criticality ($\sigma_b^2 = 0$): exact vs "
+            r"leading order (LO).",
+            [r"$\phi$", "$n$", "$l$", "$(l-1)/n$", "exact", "LO", r"LO/exact${}-1$"], rows, raw=True)
     slopes = []
     for alpha in (sp.Integer(1), sp.Integer(0), sp.Rational(1, 100), sp.Rational(1, 10), sp.Rational(1, 2),
                   sp.Integer(-1)):
         cc = sp.nsimplify(3 * _A(2, 1, alpha) / _A(1, 1, alpha) ** 2 - 1)
-        slopes.append([f"a_+ = 1, a_- = {alpha}", str(cc), _fmt(cc)])
-    d.table("Slope c of V/K2 (V divided by the squared kernel) per layer at criticality, scale-invariant class.",
-            ["activation", "c (exact)", "c"], slopes)
-    # 5. K* = 0 class
+        slopes.append([f"$a_- = {sp.latex(alpha)}$", f"${sp.latex(cc)}$", _fmt(cc)])
+    d.table(r"Slope $c$ of $V^{(l)}/K^2$ per layer at criticality, scale-invariant class with $a_+ = 1$.",
+            [r"$\phi$", r"$c$ (exact)", r"$c$"], slopes, raw=True)
+
+
+def _step_k0_class(d):
     k0 = k0_class_asymptotics()
     d.step(r"The $K^*=0$ universality class (tanh, erf)",
            r"For $\phi = z + \sigma_2z^2/2 + \sigma_3z^3/6 + \ldots$ at $\sigma_b^2=0$, $\sigma_w^2=1$ "
@@ -404,19 +428,9 @@ def finite_width_derivation(numeric_tables: bool = True) -> Derivation:
             (sp.Symbol("a_1"), k0["a1"]), (sp.Symbol("\\kappa"), k0["kappa"]), (sp.Symbol("A"), k0["A"]),
             (sp.Symbol("V^{(l)}/(l K^{(l)2})"), k0["ratio"])],
            approximation=r"large depth: leading power of $1/l$ in the recursions (corrections $O(\log l/l)$)")
-    if numeric_tables:
-        import math
 
-        from statfield.finite_width import k0_class_table
 
-        rows = []
-        for act, sw in (("tanh", 1.0), ("erf", math.pi / 4)):
-            for r in k0_class_table(act, sw, (10, 100, 1000)):
-                rows.append([act, r["l"], _fmt(r["l_K"], 5), _fmt(r["V_over_lK2"], 5)])
-        d.table("Leading-order recursion at criticality (sigma_b2 = 0, K1 = 1): l K tends to 1/2 and "
-                "V/(l K2) to 2/3 (numeric, Gauss-Hermite quadrature with 120 nodes).",
-                ["phi", "l", "l K", "V/(l K2)"], rows)
-    # 6. log q
+def _steps_log_q(d):
     mean, var, var_ser = log_q_linear()
     d.step(r"Distribution of $\ln q$ at zero bias",
            r"At $\sigma_b^2=0$, $\ln q^{(L)}$ is a sum of independent layer terms. Linear network "
@@ -436,7 +450,9 @@ def finite_width_derivation(numeric_tables: bool = True) -> Derivation:
            r"log-normal gives $\mathbb E\hat G^2/(\mathbb E\hat G)^2 = e^{c\beta}$, the $n\to\infty$ limit of the exact "
            r"$(1+c/n)^{L-1}$.",
            approximation="central limit theorem at fixed depth-to-width ratio (log-normal limit)")
-    # 7. EFT
+
+
+def _steps_quartic_eft(d):
     ea = effective_action()
     d.step("Quartic coupling of the single-unit effective action",
            r"The marginal of one unit is $p(z) = \mathbb E\,\mathcal N(z;0,\hat G)$. Expanding in "
@@ -450,4 +466,3 @@ def finite_width_derivation(numeric_tables: bool = True) -> Derivation:
            r"$g = 1/G + O(1/n)$, $v = V/(nK^4)$) is the first non-Gaussian correction to the Gaussian "
            r"single-layer action; its sign ($v > 0$: heavier tails than Gaussian) follows from $V\ge0$. "
            r"It is the $O(1/n)$ interaction that a Gaussian EFT of the fluctuation fields misses.")
-    return d

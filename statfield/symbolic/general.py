@@ -1,7 +1,7 @@
 r"""General activation: the periodic single-input action, its large-N reduction to the order
 parameter :math:`q`, the homogeneous saddle equation, its stability, and numeric solutions.
 
-Conventions (``../shared/physics.md`` §1): fan-in :math:`W_{ij}\sim N(0,\sigma_w^2/N)`,
+Conventions (``docs/conventions.md``, "Network and parameterisation"): fan-in :math:`W_{ij}\sim N(0,\sigma_w^2/N)`,
 :math:`b_i\sim N(0,\sigma_b^2)`, order parameter :math:`q^l = |z^l|^2/N`, periodic chain of ``L``
 layers (SPS17, arXiv:1710.06570, Eq. 11).
 
@@ -28,10 +28,12 @@ physical branch is the mean-field fixed point (the length map of Poole et al. 20
 Its stability is governed by :math:`\chi_q = \partial q^{l+1}/\partial q^l|_{q^*} = \sigma_w^2F'(q^*)`
 (Schoenholz et al. 2017, arXiv:1611.01232): the fixed point attracts the layer-to-layer
 map iff :math:`|\chi_q| < 1`, and the Hessian of the effective action on the ring is the lattice
-kernel :math:`M(k) = [(1+\chi_q^2) - 2\chi_q\cos k]/(2q^{*2})`, massless at :math:`\chi_q = 1`.
+kernel :math:`M(p) = [(1+\chi_q^2) - 2\chi_q\cos p]/(2q^{*2})` (lattice momentum :math:`p`), massless
+at :math:`\chi_q = 1`.
 
-SymPy for the algebra; mpmath (pure Python) for the numeric route; the mean-field module is
-imported lazily only by :func:`general_saddle` with ``method="meanfield"``.
+SymPy for the algebra; mpmath (pure Python) for the numbers. This module never imports the numeric
+theory modules; the cross-check against :mod:`statfield.meanfield` lives in the document layer
+(:func:`statfield.documents.saddles.general_saddle` with ``method="meanfield"``).
 """
 
 from __future__ import annotations
@@ -41,7 +43,9 @@ from dataclasses import dataclass
 
 import sympy as sp
 
-from .action import _activation, action, sigma_b2, sigma_w2
+from .action import _activation, action
+from .symbols import p as _p
+from .symbols import q, sigma_b2, sigma_w2
 
 __all__ = [
     "GeneralSaddle",
@@ -55,12 +59,12 @@ __all__ = [
     "lattice_kernel",
     "general_saddle",
     "general_derivation",
+    "saddle_from_values",
+    "chi_equal_critical_points",
 ]
 
-q = sp.Symbol("q", positive=True)
 _xi = sp.Symbol("xi", real=True)
 _u = sp.Symbol("u", real=True)
-_k = sp.Symbol("k", real=True)
 _K = sp.Function("K")
 
 
@@ -160,13 +164,14 @@ def lattice_kernel(L=4):
 
     With :math:`\chi = K'(q^*)` (``K_p``), the diagonal is :math:`(1+\chi^2)/(2q^{*2})` and the
     nearest-neighbour entry :math:`-\chi/(2q^{*2})`; ``K''`` cancels. Returns
-    ``(diag, offdiag, M)`` with ``M(k) = diag + 2*offdiag*cos(k)`` in ``q`` (= :math:`q^*`), ``K_p``, ``k``.
+    ``(diag, offdiag, M)`` with ``M(p) = diag + 2*offdiag*cos(p)`` in ``q`` (= :math:`q^*`), ``K_p`` and the
+    lattice momentum ``p`` (:data:`statfield.symbolic.symbols.p`).
     """
     S, qs = effective_action(L)
     Kq, Kp, Kpp = _K_symbols()
     diag = sp.simplify(_homogeneous(sp.diff(S, qs[1], 2), qs).subs(Kq, q))
     off = sp.simplify(_homogeneous(sp.diff(S, qs[1], qs[2]), qs).subs(Kq, q))
-    return diag, off, sp.simplify(diag + 2 * off * sp.cos(_k))
+    return diag, off, sp.simplify(diag + 2 * off * sp.cos(_p))
 
 
 # ----------------------------------------------------------------------------- numerics
@@ -304,11 +309,11 @@ def general_saddle(activation="tanh", sigma_w2=1.5, sigma_b2=0.05, method="auto"
         Weight variance per fan-in, ``> 0``.
     sigma_b2 : float
         Bias variance, ``>= 0``.
-    method : {"auto", "meanfield", "mpmath"}
-        ``"meanfield"``: :func:`statfield.meanfield.q_star`, ``chi_q``, ``chi1`` (imported lazily);
-        ``"mpmath"``: fixed-point iteration from :math:`q^0 = \sigma_w^2+\sigma_b^2` polished by
-        Newton steps on 15-digit ``mpmath.quad`` expectations (kinks split at 0);
-        ``"auto"``: ``"meanfield"`` when that module imports, else ``"mpmath"`` (recorded in ``.method``).
+    method : {"auto", "mpmath"}
+        ``"mpmath"`` (= ``"auto"``): fixed-point iteration from :math:`q^0 = \sigma_w^2+\sigma_b^2`
+        polished by Newton steps on 15-digit ``mpmath.quad`` expectations (kinks split at 0). The
+        route through :mod:`statfield.meanfield` is
+        :func:`statfield.documents.saddles.general_saddle` (``method="meanfield"``).
 
     Returns
     -------
@@ -323,29 +328,70 @@ def general_saddle(activation="tanh", sigma_w2=1.5, sigma_b2=0.05, method="auto"
     from .._checks import check_variances
 
     sw2, sb2 = check_variances(sigma_w2, sigma_b2)
-    if method not in ("auto", "meanfield", "mpmath"):
-        raise ValueError(f"method must be 'auto', 'meanfield' or 'mpmath', got {method!r}")
+    if method not in ("auto", "mpmath"):
+        raise ValueError(f"method must be 'auto' or 'mpmath' (the meanfield route is "
+                         f"statfield.documents.saddles.general_saddle), got {method!r}")
     _, name = _activation(activation)
-    if method == "auto":
-        try:
-            import statfield.meanfield  # noqa: F401
+    qv, chiq, chi1 = _mpmath_saddle(activation, sw2, sb2)
+    return saddle_from_values(activation, sw2, sb2, qv, chiq, chi1, "mpmath")
 
-            method = "meanfield"
-        except ImportError:
-            method = "mpmath"
-    if method == "meanfield":
-        from .. import meanfield as mf
-        from ..activations import get_activation
 
-        act = get_activation(activation)
-        qv = float(mf.q_star(act, sw2, sb2))
-        chiq = float(mf.chi_q(act, sw2, sb2))
-        chi1 = float(mf.chi1(act, sw2, sb2))
-    else:
-        qv, chiq, chi1 = _mpmath_saddle(activation, sw2, sb2)
+def saddle_from_values(activation, sw2, sb2, qv, chiq, chi1, method) -> GeneralSaddle:
+    r"""A :class:`GeneralSaddle` from :math:`q^*`, :math:`\chi_q`, :math:`\chi_1` computed by any route
+    (the fluctuations :math:`V^*` and :math:`N\,\mathrm{Var}\,q` by mpmath quadrature)."""
+    _, name = _activation(activation)
     xi = math.inf if abs(chiq) >= 1 or chiq == 0 else -1.0 / math.log(abs(chiq))
     V, var_q, var_q0 = _fluctuations(activation, sw2, qv, chiq)
     return GeneralSaddle(name, sw2, sb2, qv, chiq, chi1, xi, abs(chiq) < 1, V, var_q, var_q0, method)
+
+
+def chi_equal_critical_points(activation="gelu", K_max=64.0, dps=15):
+    r"""Critical points with :math:`K^*\ne 0` where :math:`\chi_\parallel = \chi_\perp = 1` (PDLT §5.3).
+
+    Solves, for :math:`K^* > 0`,
+
+    .. math:: \chi_\perp = \sigma_w^2\langle\phi'^2\rangle_{K^*} = 1,\qquad
+              \chi_\parallel = \sigma_w^2\langle\phi'^2 + \phi\phi''\rangle_{K^*} = 1,\qquad
+              K^* = \sigma_b^2 + \sigma_w^2\langle\phi^2\rangle_{K^*},
+
+    i.e. :math:`\langle\phi\phi''\rangle_{K^*} = 0` (the roots are bracketed on a grid in
+    :math:`[10^{-3}K_{\max}, K_{\max}]` on a geometric grid and polished by mpmath), then :math:`\sigma_w^2 = 1/\langle\phi'^2\rangle` and
+    :math:`\sigma_b^2 = K^* - \sigma_w^2\langle\phi^2\rangle`. Only roots with :math:`\sigma_b^2\ge 0` are
+    returned. Conventions: :math:`C_W = \sigma_w^2`, :math:`C_b = \sigma_b^2`, :math:`\langle\cdot\rangle_K`
+    the average over :math:`z\sim\mathcal N(0,K)` (``docs/conventions.md``).
+
+    These are exact numbers (to ``dps`` digits), e.g. GELU :math:`K^* = (3+\sqrt{17})/2`,
+    :math:`\sigma_w^2 = 1.98306`, :math:`\sigma_b^2 = 0.17292`; SiLU :math:`K^* = 14.3202`,
+    :math:`\sigma_w^2 = 1.98800`, :math:`\sigma_b^2 = 0.55514`. An empty list means no such point
+    (e.g. tanh, whose critical points have :math:`K^* = 0`).
+
+    Returns
+    -------
+    list of dict
+        ``{"K_star", "sigma_w2", "sigma_b2"}`` (floats), by increasing ``K_star``.
+    """
+    import mpmath as mp
+
+    if not (isinstance(K_max, (int, float)) and math.isfinite(K_max) and K_max > 0):
+        raise ValueError(f"K_max must be a finite number > 0, got {K_max!r}")
+    f, _ = _phi_of(activation)
+    fl = sp.lambdify(_u, f, "mpmath")
+    d1 = sp.lambdify(_u, sp.diff(f, _u), "mpmath")
+    d2 = sp.lambdify(_u, sp.diff(f, _u, 2), "mpmath")
+    out = []
+    with mp.workdps(dps):
+        h = lambda K: _expect(mp, lambda x: fl(x) * d2(x), K)  # noqa: E731
+        # geometric grid on (K_max/1000, K_max]: the root structure is smooth in ln K
+        grid = [mp.mpf(K_max) * mp.mpf(1000) ** (mp.mpf(i) / 23 - 1) for i in range(24)]
+        vals = [h(K) for K in grid]
+        for a, b, fa, fb in zip(grid, grid[1:], vals, vals[1:]):
+            if fa * fb < 0:
+                K = mp.findroot(h, (a, b), solver="anderson")
+                sw = 1 / _expect(mp, lambda x: d1(x) ** 2, K)
+                sb = K - sw * _expect(mp, lambda x: fl(x) ** 2, K)
+                if sb >= 0:
+                    out.append({"K_star": float(K), "sigma_w2": float(sw), "sigma_b2": float(sb)})
+    return out
 
 
 # ----------------------------------------------------------------------------- derivation
@@ -369,9 +415,17 @@ def general_derivation(activation="tanh", points=((1.0, 0.05), (1.5, 0.05), (2.5
             r"(2016), its stability, and the leading $1/N$ fluctuations, and solve it numerically."
         ),
     )
+    _steps_action_and_reduction(d, f, shown)
+    _step_homogeneous_saddle(d, activation)
+    _steps_stability_and_fluctuations(d, activation)
+    _step_numeric_saddles(d, activation, f, points)
+    return d
+
+
+def _steps_action_and_reduction(d, f, shown):
     d.step(
         "The periodic single-input action",
-        r"From \texttt{action(form=\textquotedbl periodic\textquotedbl)} (SPS17 Eq. 11, indices modulo $L$): "
+        r"From \texttt{action(form='periodic')} (SPS17 Eq. 11, indices modulo $L$): "
         r"$S = \sum_{l=1}^{L}S_l$ with",
         [(sp.Symbol("S_l"), shown)],
     )
@@ -401,6 +455,9 @@ def general_derivation(activation="tanh", points=((1.0, 0.05), (1.5, 0.05), (2.5
         [(sp.Symbol("S/N"), S3)],
         approximation=r"leading order in $1/N$, $(N/2 - 1)\ln q\to (N/2)\ln q$",
     )
+
+
+def _step_homogeneous_saddle(d, activation):
     stat = homogeneous_stationarity()
     Kq, Kp, _ = _K_symbols()
     d.step(
@@ -410,14 +467,17 @@ def general_derivation(activation="tanh", points=((1.0, 0.05), (1.5, 0.05), (2.5
         [sp.Eq(stat, 0),
          sp.Eq(q, sigma_w2 * sp.Symbol(r"\mathbb{E}_\xi[\phi(\sqrt{q}\xi)^2]") + sigma_b2),
          saddle_equation(activation)],
-    )
-    d.steps[-1].text += (
+        after=(
         r" The branch $q = K(q)$ is the mean-field fixed point (the length map of Poole et al. 2016), written out "
         r"for this activation in the last line. The other branch, $K = qK'$, requires $\sigma_w^2(F - qF') = "
         r"-\sigma_b^2$; for $\sigma_b^2>0$ it has no solution whenever $F$ is concave, since then "
         r"$F(q) - qF'(q)\ge F(0)\ge 0$ (linear $\phi$, and the saturating tanh and erf). "
-        r"The saddle is a mode of the reduced measure, not a mean; at finite $N$ the two differ at $O(1/N)$."
+        r"The saddle is the joint mode of the ring weight in the variables $q^l$, not a mean; at finite $N$ "
+        r"the two differ at $O(1/N)$."),
     )
+
+
+def _steps_stability_and_fluctuations(d, activation):
     diag, off, M = lattice_kernel()
     chi = sp.Symbol(r"\chi_q")
     d.step(
@@ -426,15 +486,14 @@ def general_derivation(activation="tanh", points=((1.0, 0.05), (1.5, 0.05), (2.5
         r"$\chi_q = \sigma_w^2F'(q^*)$ (Schoenholz et al. 2017), so the fixed point attracts iff "
         r"$|\chi_q|<1$; $\xi_q = -1/\ln|\chi_q|$ layers. Integrating by parts in $\xi$ gives the form below. "
         r"The Hessian of $S/N$ at the saddle, as a lattice kernel after a discrete Fourier transform in $l$ "
-        r"(diagonal, nearest neighbour, and $M(k)$ in terms of $K_p = \chi_q$; $K''$ cancels):",
+        r"(diagonal, nearest neighbour, and $M(p)$ at lattice momentum $p$, in terms of $K_p = \chi_q$; $K''$ cancels):",
         [(chi, chi_q_expr(activation).subs(q, sp.Symbol("q^*"))),
-         (sp.Symbol("M_{ll}"), diag), (sp.Symbol("M_{l,l+1}"), off), (sp.Symbol("M(k)"), M),
-         r"M(k) = \frac{(1-\chi_q)^2 + 2\chi_q(1-\cos k)}{2q^{*2}}"],
-    )
-    d.steps[-1].text += (
+         (sp.Symbol("M_{ll}"), diag), (sp.Symbol("M_{l,l+1}"), off), (sp.Symbol("M(p)"), M),
+         r"M(p) = \frac{(1-\chi_q)^2 + 2\chi_q(1-\cos p)}{2q^{*2}}"],
+        after=(
         r" The kernel is positive for every $\chi_q\neq 1$ and massless at $k=0$ when $\chi_q = 1$ "
         r"(mass gap $(1-\chi_q)^2/(2q^{*2})$); for linear $\phi$ ($\chi_q = \sigma_w^2$) it is "
-        r"$(1+\sigma_w^4) - 2\sigma_w^2\cos k$ up to normalisation, the kernel quoted for SPS17 (talk Eq. 12)."
+        r"$(1+\sigma_w^4) - 2\sigma_w^2\cos p$ up to normalisation, the kernel quoted for SPS17 (talk Eq. 12)."),
     )
     d.step(
         "Fluctuations at O(1/N)",
@@ -444,12 +503,17 @@ def general_derivation(activation="tanh", points=((1.0, 0.05), (1.5, 0.05), (2.5
         r"\mathrm{Var}_\xi[\phi^2] - \mathrm{Cov}_\xi[\phi^2,z^2]^2/(2q^{*2})$. The linearised chain is AR(1) "
         r"with coefficient $\chi_q$ (so $\xi_q$ is unchanged), and",
         [r"N\,\mathrm{Var}\,q^l = \frac{2q^{*2} + \sigma_w^4 N\mathrm{Var}\,\zeta}{1-\chi_q^2},\qquad "
-         r"N\,\mathrm{Var}\,K^l = V^* = \frac{\sigma_w^4\,\mathrm{Var}_\xi[\phi(\sqrt{q^*}\xi)^2]}{1-\chi_q^2},"],
+         r"N\,\mathrm{Var}\,K^l = V^* = \frac{\sigma_w^4\,\mathrm{Var}_\xi[\phi(\sqrt{q^*}\xi)^2]}{1-\chi_q^2},",
+         r"N\,\mathrm{Var}\,q^l = V^* + 2q^{*2}."],
+        after=(
+            r"The second is the fixed point of the four-point vertex of Roberts, Yaida and Hanin "
+            r"(arXiv:2106.10165, with $C_W = \sigma_w^2$ and $\chi_\parallel = \chi_q$), reached here independently. "
+            r"The variance of $q$ exceeds it by $2q^{*2}$, the variance of $|z|^2/N$ given $K$ "
+            r"($\chi^2_N$ with $N$ degrees of freedom): $V^*$ is the variance of the metric $K$, not of $q$."),
     )
-    d.steps[-1].text += (
-        r" the second being the fixed point of the four-point vertex of Roberts, Yaida and Hanin "
-        r"(arXiv:2106.10165, with $C_W = \sigma_w^2$ and $\chi_\parallel = \chi_q$), reached here independently."
-    )
+
+
+def _step_numeric_saddles(d, activation, f, points):
     rows = []
     for sw2, sb2 in points:
         try:
@@ -461,7 +525,7 @@ def general_derivation(activation="tanh", points=((1.0, 0.05), (1.5, 0.05), (2.5
                      f"{r.xi_q:.3f}", f"{r.var_q:.4f}", f"{r.var_q_q_only:.4f}", "yes" if r.stable else "no"])
     d.step(
         "Numeric saddles",
-        r"Solved with 15-digit \texttt{mpmath} quadrature (\texttt{general\_saddle(method=\textquotedbl mpmath\textquotedbl)}); "
+        r"Solved with 15-digit \texttt{mpmath} quadrature (\texttt{general\_saddle(method='mpmath')}); "
         r"the test suite compares with an independent \texttt{sympy.nsolve} of the Integral form and with "
         r"\texttt{statfield.meanfield}.",
     )
@@ -473,4 +537,3 @@ def general_derivation(activation="tanh", points=((1.0, 0.05), (1.5, 0.05), (2.5
         raw=True,
     )
     d.results["saddles"] = rows
-    return d

@@ -13,7 +13,8 @@ import zlib
 
 import numpy as np
 
-from ..stats import Estimate
+from ..stats import Estimate, difference, jackknife, lagged_covariances
+from ..stats import mean_estimate as _mean_estimate
 
 __all__ = ["rng_for", "pick", "collective_chains", "preactivation_layers", "weights_layers", "mean_estimate",
            "lagged_covariances", "jackknife", "extrapolate_inverse_width", "difference", "sub_seed",
@@ -92,56 +93,16 @@ def weights_layers(activation, sigma_w2, sigma_b2, width, depth, n, inputs, seed
     return _layers(sample_weights, activation, sigma_w2, sigma_b2, width, depth, n, inputs, seed, key, want)
 
 
-def mean_estimate(x, axis=0) -> Estimate | np.ndarray:
-    """Mean over independent samples along ``axis`` with ``stderr = std(ddof=1)/sqrt(n)``.
+def mean_estimate(x, axis=0) -> Estimate | tuple:
+    """Mean over independent samples along ``axis`` with ``stderr = std(ddof=1)/sqrt(n)``
+    (:func:`statfield.stats.mean_estimate`).
 
-    Scalar result -> :class:`Estimate`; otherwise a pair of arrays ``(mean, stderr)`` and ``n``.
+    Scalar result -> :class:`Estimate`; otherwise the triple ``(mean, stderr, n)`` of arrays and count.
     """
-    x = np.asarray(x, float)
-    n = x.shape[axis]
-    m = x.mean(axis=axis)
-    se = x.std(axis=axis, ddof=1) / math.sqrt(n)
-    if np.ndim(m) == 0:
-        return Estimate(float(m), float(se), int(n))
-    return m, se, n
-
-
-def lagged_covariances(F, lags):
-    r"""Connected lagged covariances of fields along depth, one estimate per network.
-
-    ``F``: ``(n_networks, T, n_fields)`` (the bulk window of each network). Returns
-    ``(n_networks, len(lags), n_fields, n_fields)`` with entry ``[i, j, a, b]`` =
-    :math:`\frac{1}{T-m}\sum_t (F_a(t) - \bar F_a)(F_b(t+m) - \bar F_b)` for network ``i``, lag
-    ``m = lags[j]``, with :math:`\bar F` the mean over all networks and layers (the stationary mean).
-    Averaging over networks gives :math:`\langle\epsilon_a(l)\epsilon_b(l+m)\rangle_c` with an honest
-    error (networks are independent).
-    """
-    F = np.asarray(F, float)
-    D = F - F.mean(axis=(0, 1), keepdims=True)
-    T = D.shape[1]
-    out = np.empty((D.shape[0], len(lags), D.shape[2], D.shape[2]))
-    for j, m in enumerate(lags):
-        m = int(m)
-        out[:, j] = np.einsum("nta,ntb->nab", D[:, : T - m], D[:, m:]) / (T - m)
-    return out
-
-
-def jackknife(stat, per_sample, n_groups=40):
-    r"""Delete-one-group jackknife of ``stat(mean over samples)``.
-
-    ``per_sample``: array ``(n, ...)`` of independent per-sample quantities; ``stat`` maps their mean
-    (shape ``(...)``) to a scalar or array. Returns ``(value, stderr)`` with the full-sample value and
-    the jackknife standard error :math:`\sqrt{(g-1)/g\,\sum_k(\theta_{-k}-\bar\theta)^2}`.
-    """
-    x = np.asarray(per_sample, float)
-    n = x.shape[0]
-    g = int(min(n_groups, n))
-    groups = np.array_split(np.arange(n), g)
-    total = x.sum(axis=0)
-    theta = np.asarray(stat(total / n), float)
-    reps = np.stack([np.asarray(stat((total - x[idx].sum(axis=0)) / (n - len(idx))), float) for idx in groups])
-    se = np.sqrt((g - 1) / g * np.sum((reps - reps.mean(axis=0)) ** 2, axis=0))
-    return theta, se
+    e = _mean_estimate(x, axis=axis)
+    if e.ndim == 0:
+        return e
+    return e.value, e.stderr, e.n
 
 
 def extrapolate_inverse_width(widths, estimates, order=1):
@@ -160,11 +121,6 @@ def extrapolate_inverse_width(widths, estimates, order=1):
     chi2 = float(np.sum(W * (y - A @ coef) ** 2))
     n_eff = int(sum(e.n for e in estimates))
     return Estimate(float(coef[0]), float(math.sqrt(cov[0, 0])), n_eff), chi2, len(N) - order - 1, coef
-
-
-def difference(a: Estimate, b: Estimate) -> Estimate:
-    """``a - b`` for independent estimates (errors in quadrature)."""
-    return Estimate(a.value - b.value, math.hypot(a.stderr, b.stderr), min(a.n, b.n))
 
 
 def sub_seed(seed, key) -> int:

@@ -29,15 +29,46 @@ import time
 
 import numpy as np
 
+from ..activations import get_activation
 from ..stats import Estimate
 from ._common import collective_chains, finish, jackknife, lagged_covariances, pick, sub_seed
 from .core import compare, register_check
 
-__all__ = ["EFT_CASES", "check_eft_network", "check_eft_mcmc", "check_correlation_length"]
+__all__ = ["EFT_CASES", "collective_variables", "check_eft_linear_network", "check_eft_relu_network",
+           "check_eft_linear_mcmc", "check_eft_relu_mcmc", "check_correlation_length"]
 
 #: Parameters of the EFT checks: (sigma_w2, sigma_b2); linear xi = 1.96, ReLU xi = 3.48 layers.
 EFT_CASES = {"linear": (0.6, 0.1), "relu": (1.5, 0.1)}
 _LABEL = {"eps": r"\epsilon", "eps_plus": r"\epsilon_+", "eps_minus": r"\epsilon_-", "eps_k": r"\epsilon_k"}
+
+
+def collective_variables(activation) -> tuple:
+    r"""The collective coordinates of a piecewise-linear activation's networks, e.g. ``("q",)`` or ``("u", "v", "k")``.
+
+    Taken from the activation's collective model (``get_activation(a).collective.variables``) when it has one;
+    otherwise from its slopes :math:`a_\pm`: radial (``("q",)``) when :math:`a_+^2 = a_-^2` (then
+    :math:`|\phi(z)|^2 = a_+^2|z|^2`), orthant (``("u", "v", "k")``) otherwise.
+
+    Raises
+    ------
+    ValueError
+        The activation is not piecewise linear (no exact collective reduction).
+    """
+    act = get_activation(activation)
+    model = getattr(act, "collective", None)
+    if model is not None:
+        return tuple(model.variables)
+    if not act.is_piecewise_linear:
+        raise ValueError(f"activation {act.name!r} has no collective-coordinate reduction (it is not piecewise linear)")
+    return ("q",) if act.a_plus**2 == act.a_minus**2 else ("u", "v", "k")
+
+
+def _field_array(act, chains, sw2, sb2, N, names):
+    """The EFT fields ``(n_networks, T, F)`` in the order ``names`` from collective chains."""
+    from .. import fields
+
+    F = fields.fields(get_activation(act), chains, sw2, sb2, N)
+    return np.stack([np.asarray(F[k], float) for k in names], axis=-1)
 
 
 def _eft(act):
@@ -77,9 +108,10 @@ def _panels(eft, sw2, sb2, mc_lags, mc_vals, mc_errs, title, L=None):
         curves, points = [], []
         for i, (a, b) in enumerate(grp):
             lab = rf"$\langle {_LABEL[names[a]]}(l)\,{_LABEL[names[b]]}(l+m)\rangle$"
-            curves.append({"x": mm, "y": theory[:, a, b], "label": f"EFT {lab}", "color": f"C{i}", "style": "-"})
+            curves.append({"x": mm, "y": theory[:, a, b], "label": f"EFT {lab}", "color": f"C{i}", "discrete": True})
             points.append({"x": np.asarray(mc_lags) + 0.06 * i, "y": [v[a, b] for v in mc_vals],
-                           "yerr": [e[a, b] for e in mc_errs], "color": f"C{i}", "label": "MC" if i == 0 else None})
+                           "yerr": [e[a, b] for e in mc_errs], "theory": theory[np.asarray(mc_lags, int), a, b],
+                           "color": f"C{i}", "label": "MC" if i == 0 else None})
         panels.append({"curves": curves, "points": points, "xlabel": "lag m (layers)", "ylabel": "$C_m$",
                        "title": title, "hline": 0.0})
     return panels
@@ -96,7 +128,7 @@ def _network_check(act, profile, seed, outdir):
     burn = int(math.ceil(10 * xi))
     T = pick(profile, 150, 400)
     n = pick(profile, 1500, 10000)
-    lags = pick(profile, (0, 1, 2, 4) if act == "linear" else (0, 1, 3), (0, 1, 2, 3, 4, 6))
+    lags = pick(profile, (0, 1, 2, 4) if len(eft.fields) == 1 else (0, 1, 3), (0, 1, 2, 3, 4, 6))
     depth = burn + T + max(lags)
     res = statfield.simulate(act, sw2, sb2, N, depth, n, inputs=_x1_for(act, sw2, sb2), method="collective",
                              eft_lags=lags, burn_in=burn, observables=("q",), seed=sub_seed(seed, f"eft-net-{act}"))
@@ -166,28 +198,35 @@ def _mcmc_check(act, profile, seed, outdir):
     return finish(recs, t0, fig)
 
 
-@register_check("eft-linear-network", "eft", "linear EFT lagged correlators vs the bulk of deep networks")
+_CAP_NET = (r"Lagged connected correlators $\langle x_a(l)\,x_b(l+m)\rangle_c$ of the EFT fields in the bulk of "
+            r"deep {act} networks (exact collective sampler) against the quadratic EFT (lines); pulls below.")
+_CAP_MCMC = (r"Correlators of the EFT fields on the periodic chain (MCMC of the collective action, a ring of $L$ "
+             r"layers) against the EFT on a ring of the same length; pulls below.")
+
+
+@register_check("eft-linear-network", "eft", "linear EFT lagged correlators vs the bulk of deep networks",
+                caption=_CAP_NET.format(act="linear"))
 def check_eft_linear_network(profile, seed, outdir):
     return _network_check("linear", profile, seed, outdir)
 
 
-@register_check("eft-relu-network", "eft", "ReLU 3x3 EFT lagged correlators vs the bulk of deep networks")
+@register_check("eft-relu-network", "eft", "ReLU 3x3 EFT lagged correlators vs the bulk of deep networks",
+                caption=_CAP_NET.format(act="ReLU"))
 def check_eft_relu_network(profile, seed, outdir):
     return _network_check("relu", profile, seed, outdir)
 
 
-@register_check("eft-linear-mcmc", "eft", "linear EFT ring correlators vs MCMC of the periodic collective action")
+@register_check("eft-linear-mcmc", "eft", "linear EFT ring correlators vs MCMC of the periodic collective action",
+                caption="Linear networks. " + _CAP_MCMC)
 def check_eft_linear_mcmc(profile, seed, outdir):
     return _mcmc_check("linear", profile, seed, outdir)
 
 
-@register_check("eft-relu-mcmc", "eft", "ReLU EFT ring correlators vs MCMC of the periodic collective action")
+@register_check("eft-relu-mcmc", "eft", "ReLU EFT ring correlators vs MCMC of the periodic collective action",
+                caption="ReLU networks. " + _CAP_MCMC)
 def check_eft_relu_mcmc(profile, seed, outdir):
     return _mcmc_check("relu", profile, seed, outdir)
 
-
-check_eft_network = _network_check
-check_eft_mcmc = _mcmc_check
 
 
 def _fit_xi(c):
@@ -200,16 +239,12 @@ def _fit_xi(c):
     return -1.0 / slope
 
 
-def _fields_of(act, chains, sw2, sb2, N):
-    from .. import fields
-
-    if act == "linear":
-        return fields.linear_fields(chains["q"], sw2, sb2, N)
-    return fields.relu_fields(chains["u"], chains["v"], chains["k"], sw2, sb2, N)[0]
-
-
 @register_check("eft-correlation-length", "eft",
-                "lattice correlation length xi = -1/ln chi vs a fit of the MC correlator decay (linear, ReLU)")
+                "lattice correlation length xi = -1/ln chi vs a fit of the MC correlator decay (linear, ReLU)",
+                caption=r"Correlation length: the autocorrelation of the first EFT field ($\epsilon$, $\epsilon_+$) "
+                        r"over the lag $m$, with the lattice $\xi=-1/\ln\chi$ (solid) and the continuum $\xi$ of the "
+                        r"gradient expansion (dashed); the MC value of $\xi$ is a fit of $\ln C_m$ with a "
+                        r"jackknife error.")
 def check_correlation_length(profile, seed, outdir):
     from .. import fields
 
@@ -226,12 +261,11 @@ def check_correlation_length(profile, seed, outdir):
         T = pick(profile, 120, 300)
         n = pick(profile, 2000, 20000)
         qs = fields.q_star_large_n(act, sw2, sb2)
-        names = ("q",) if act == "linear" else ("u", "v", "k")
-        ch = collective_chains(act, sw2, sb2, N, burn + T, n, qs, seed, f"xi-{act}", names=names)
-        eps = _fields_of(act, {k: v[:, burn:] for k, v in ch.items()}, sw2, sb2, N)
-        C = lagged_covariances(eps[:, :, None], range(M + 1))[:, :, 0, 0]  # (n, M+1)
+        ch = collective_chains(act, sw2, sb2, N, burn + T, n, qs, seed, f"xi-{act}", names=collective_variables(act))
+        field = eft.fields[0]  # the slowest mode: eps (radial), eps_plus (orthant)
+        eps = _field_array(act, {k: v[:, burn:] for k, v in ch.items()}, sw2, sb2, N, (field,))
+        C = lagged_covariances(eps, range(M + 1))[:, :, 0, 0]  # (n, M+1)
         val, se = jackknife(_fit_xi, C)
-        field = "eps" if act == "linear" else "eps_plus"
         params = {"activation": act, "sigma_w2": sw2, "sigma_b2": sb2, "width": N, "burn_in": burn, "bulk_layers": T,
                   "n_networks": n, "fit_lags": [0, M], "field": field, "xi_continuum": xi_cont}
         recs.append(compare(f"eft-correlation-length/{act}",
@@ -244,6 +278,7 @@ def check_correlation_length(profile, seed, outdir):
                                   {"x": mm, "y": Cm[0] * np.exp(-mm / xi_cont), "style": "--",
                                    "label": rf"continuum $\xi = {xi_cont:.3f}$"}],
                        "points": [{"x": np.arange(M + 1), "y": Cm, "yerr": Cse,
+                                   "theory": Cm[0] * np.exp(-np.arange(M + 1) / xi),
                                    "label": rf"MC, fit $\xi = {val:.3f} \pm {se:.2g}$"}],
                        "xlabel": "lag m", "ylabel": rf"$\langle {_LABEL[field]}(l)\,{_LABEL[field]}(l+m)\rangle_c$",
                        "logy": True, "title": rf"{act}, $\sigma_w^2 = {sw2}$: correlation length"})

@@ -5,7 +5,8 @@ Conventions: :math:`W^l_{ij}\sim N(0,\sigma_w^2/N)` (fan-in), :math:`b^l_i\sim N
 :math:`q^l = |z^l|^2/N`, :math:`K^1 = \sigma_b^2 + \sigma_w^2 x\cdot x'/d_{in}`; layer :math:`l` of the MC is
 :math:`K^{(l)}` of the theory (``nngp_kernel(..., depth=l)``).
 
-What is exact and what is extrapolated (physics.md §2, §4):
+What is exact and what is extrapolated (``docs/conventions.md``, sections *Order parameters and fields*
+and *Statistics*):
 
 * linear and ReLU: :math:`\mathbb E q^l = \sigma_w^2\,\mathbb E\,\phi^2\text{-term} + \sigma_b^2` is linear in
   :math:`\mathbb E q^{l-1}` (:math:`\mathbb E u^{l-1} = \mathbb E q^{l-1}/2` for ReLU by symmetry), so the
@@ -44,7 +45,11 @@ def _iterate_qmap(mf, act, sw2, sb2, K1, depth):
 
 
 @register_check("meanfield-linear-exact", "meanfield",
-                "linear: E q^l from the iterated q-map is exact at width N = 5 (collective and weight-space MC)")
+                "linear: E q^l from the iterated q-map is exact at width N = 5 (collective and weight-space MC)",
+                caption=r"Linear networks of width $N=5$: the iterated mean-field map "
+                        r"$q^{l+1}=\sigma_w^2 q^l+\sigma_b^2$ "
+                        r"gives $\mathbb{E}\,q^l$ exactly at every width (collective and weight-space Monte Carlo; "
+                        r"pulls $(\mathrm{MC}-\mathrm{theory})/\sigma$ below).")
 def check_linear_exact(profile, seed, outdir):
     import statfield
     from .. import meanfield as mf
@@ -72,10 +77,10 @@ def check_linear_exact(profile, seed, outdir):
 
         L = np.arange(1, depth + 1)
         fig = theory_vs_mc(outdir / "meanfield_linear_exact.png",
-                           curves=[{"x": L, "y": pred, "label": "iterated q-map (exact for the mean)"}],
-                           points=[{"x": L - 0.1, "y": rc.value("q"), "yerr": rc.stderr("q"),
+                           curves=[{"x": L, "y": pred, "label": "iterated q-map (exact for the mean)", "discrete": True}],
+                           points=[{"x": L - 0.1, "y": rc.value("q"), "yerr": rc.stderr("q"), "theory": pred,
                                     "label": f"collective MC, N = {N}"},
-                                   {"x": L + 0.1, "y": rw.value("q"), "yerr": rw.stderr("q"),
+                                   {"x": L + 0.1, "y": rw.value("q"), "yerr": rw.stderr("q"), "theory": pred,
                                     "label": f"weight-space MC, N = {N}"}],
                            xlabel="layer l", ylabel=r"$E\,q^l$",
                            title=rf"linear, $\sigma_w^2 = {sw2}$, $\sigma_b^2 = {sb2}$", hline=float(mf.q_star("linear", sw2, sb2)))
@@ -83,7 +88,11 @@ def check_linear_exact(profile, seed, outdir):
 
 
 @register_check("meanfield-relu-q-star", "meanfield",
-                "ReLU: the MC mean E q^L of deep width-6 networks equals the mean-field q* (exact, not the mode)")
+                "ReLU: the MC mean E q^L of deep width-6 networks equals the mean-field q* (exact, not the mode)",
+                caption=r"ReLU networks of width $N=6$: $\mathbb{E}\,q^l$ follows the iterated $q$-map exactly and "
+                        r"tends to the mean-field fixed point $q^*=\sigma_b^2/(1-\sigma_w^2/2)$ (the mean, not the "
+                        r"mode "
+                        r"of the collective action).")
 def check_relu_q_star(profile, seed, outdir):
     import statfield
     from .. import meanfield as mf
@@ -112,15 +121,19 @@ def check_relu_q_star(profile, seed, outdir):
 
         L = np.arange(1, depth + 1)
         fig = theory_vs_mc(outdir / "meanfield_relu_q_star.png",
-                           curves=[{"x": L, "y": pred, "label": "iterated q-map"}],
-                           points=[{"x": L, "y": r.value("q"), "yerr": r.stderr("q"), "label": f"MC mean, N = {N}"}],
+                           curves=[{"x": L, "y": pred, "label": "iterated q-map", "discrete": True}],
+                           points=[{"x": L, "y": r.value("q"), "yerr": r.stderr("q"), "theory": pred,
+                                    "label": f"MC mean, N = {N}"}],
                            xlabel="layer l", ylabel=r"$E\,q^l$", hline=qs, logx=True,
                            title=rf"ReLU, $\sigma_w^2 = {sw2}$, $\sigma_b^2 = {sb2}$: $E\,q^l \to q^* = {qs:.4g}$")
     return finish(recs, t0, fig)
 
 
 @register_check("meanfield-tanh", "meanfield",
-                "tanh: q* and chi_1 vs networks of widths 8..64, extrapolated in 1/N")
+                "tanh: q* and chi_1 vs networks of widths 8..64, extrapolated in 1/N",
+                caption=r"$\tanh$ networks: bulk means of $\hat G=q$ and of $\sigma_w^2|\phi'(z)|^2/N$ at widths "
+                        r"$N=8\ldots64$, fitted in $1/N$ and extrapolated to $1/N\to0$, against the mean-field "
+                        r"$q^*$ and $\chi_1=\sigma_w^2\,\mathbb{E}[\phi'(\sqrt{q^*}z)^2]$ (pulls: residuals of the fit).")
 def check_tanh_fixed_point(profile, seed, outdir):
     from ..activations import get_activation
     from .. import meanfield as mf
@@ -139,7 +152,8 @@ def check_tanh_fixed_point(profile, seed, outdir):
         ch = collective_chains("tanh", sw2, sb2, N, depth, n, qs, seed, f"tanh-{N}", names=("G",))
         G = ch["G"][:, burn:]  # K^l given the previous layer: E G^l = E q^l, lower variance
         est_q.append(mean_estimate(G.mean(axis=1)))
-        # chi_1 estimator: sigma_w2 |phi'(z^l)|^2 / N with z^l = sqrt(G^l) xi exactly (physics.md section 2)
+        # chi_1 estimator: sigma_w2 |phi'(z^l)|^2 / N with z^l = sqrt(G^l) xi exactly (given the previous
+        # layer a unit is N(0, G^l); docs/conventions.md, "Order parameters and fields")
         rng = rng_for(seed, f"tanh-xi-{N}")
         xi = np.asarray(rng.standard_normal((n, G.shape[1], N)))
         d = np.asarray(act.derivative(np.sqrt(G)[..., None] * xi, np))
@@ -166,7 +180,8 @@ def check_tanh_fixed_point(profile, seed, outdir):
                                        "style": "--"},
                                       {"x": [0], "y": [th], "label": f"mean field {lab} = {th:.5g}", "style": "s"}],
                            "points": [{"x": x, "y": [e.value for e in ests], "yerr": [e.stderr for e in ests],
-                                       "label": "MC (bulk mean)"}],
+                                       "theory": np.polyval(coef[::-1], x), "label": "MC (bulk mean)"}],
+                           "pull_label": r"$(\mathrm{MC}-\mathrm{fit})/\sigma$",
                            "xlabel": "$1/N$", "ylabel": "bulk mean of " + (r"$\hat G = q$" if "q" in lab else
                                                                              r"$\sigma_w^2|\phi'(z)|^2/N$"),
                            "title": rf"tanh, $\sigma_w^2 = {sw2}$, $\sigma_b^2 = {sb2}$"})
@@ -175,7 +190,10 @@ def check_tanh_fixed_point(profile, seed, outdir):
 
 
 @register_check("meanfield-c-star", "meanfield",
-                "tanh (chaotic phase): c* vs two-input networks, extrapolated in 1/N (finite N overestimates c*)")
+                "tanh (chaotic phase): c* vs two-input networks, extrapolated in 1/N (finite N overestimates c*)",
+                caption=r"$\tanh$ in the chaotic phase: the bulk correlation coefficient $c^l$ of two inputs at several "
+                        r"widths, fitted to second order in $1/N$, against the mean-field fixed point $c^*$ "
+                        r"(pulls: residuals of the fit).")
 def check_c_star(profile, seed, outdir):
     from .. import meanfield as mf
 
@@ -208,14 +226,13 @@ def check_c_star(profile, seed, outdir):
 
         x = 1.0 / np.asarray(widths, float)
         xx = np.linspace(0, x.max() * 1.05, 50)
-        fig = theory_vs_mc(outdir / "meanfield_c_star.png",
-                           curves=[{"x": xx, "y": np.polyval(coef[::-1], xx), "label": f"fit, order {order} in 1/N",
-                                    "style": "--"},
-                                   {"x": [0], "y": [cs], "label": rf"mean field $c^* = {cs:.5g}$", "style": "s"}],
-                           points=[{"x": x, "y": [e.value for e in ests], "yerr": [e.stderr for e in ests],
-                                    "label": "MC (bulk, two inputs)"}],
-                           xlabel="$1/N$", ylabel=r"bulk mean of $c^l$",
-                           title=rf"tanh, chaotic phase ($\sigma_w^2 = {sw2}$, $\chi_c = {chi_c:.3f}$): $c^*$ from above")
+        fig = theory_vs_mc(outdir / "meanfield_c_star.png", panels=[{
+            "curves": [{"x": xx, "y": np.polyval(coef[::-1], xx), "label": f"fit, order {order} in 1/N", "style": "--"},
+                       {"x": [0], "y": [cs], "label": rf"mean field $c^* = {cs:.5g}$", "style": "s"}],
+            "points": [{"x": x, "y": [e.value for e in ests], "yerr": [e.stderr for e in ests],
+                        "theory": np.polyval(coef[::-1], x), "label": "MC (bulk, two inputs)"}],
+            "pull_label": r"$(\mathrm{MC}-\mathrm{fit})/\sigma$", "xlabel": "$1/N$", "ylabel": r"bulk mean of $c^l$",
+            "title": rf"tanh, chaotic phase ($\sigma_w^2 = {sw2}$, $\chi_c = {chi_c:.3f}$): $c^*$ from above"}])
     return finish(recs, t0, fig)
 
 
@@ -223,7 +240,9 @@ _NNGP_X = np.array([[1.0, 0.5, -0.3, 0.2], [0.2, -1.0, 0.4, 0.9], [-0.6, 0.3, 1.
 
 
 @register_check("nngp-kernels", "meanfield",
-                "NNGP kernels K^(L) of 3 inputs vs pre-activation networks: linear exact (N=8), ReLU/erf in 1/N")
+                "NNGP kernels K^(L) of 3 inputs vs pre-activation networks: linear exact (N=8), ReLU/erf in 1/N",
+                caption=r"NNGP kernels $K^{(3)}$ of three inputs: Monte Carlo minus theory for every entry (linear: "
+                        r"exact at $N=8$; ReLU and erf: extrapolated to $1/N\to0$), and the pulls.")
 def check_nngp(profile, seed, outdir):
     from .. import meanfield as mf
 
@@ -260,8 +279,8 @@ def check_nngp(profile, seed, outdir):
             recs.append(compare(f"nngp-kernels/{act}/K{a}{b}", f"{act}: {what} = NNGP K^({depth})[{a},{b}]",
                                 K[a, b], e, {**params, **extra, "entry": [int(a), int(b)]}, seed))
         idx = np.arange(len(iu[0]))
-        panels.append({"curves": [{"x": idx, "y": np.zeros(len(idx)), "label": "NNGP (mean field)", "style": "-"}],
-                       "points": [{"x": idx, "y": np.asarray(mc_val) - K[iu], "yerr": mc_err,
+        panels.append({"curves": [{"x": idx, "y": np.zeros(len(idx)), "label": "NNGP (mean field)", "discrete": True}],
+                       "points": [{"x": idx, "y": np.asarray(mc_val) - K[iu], "yerr": mc_err, "theory": np.zeros(len(idx)),
                                    "label": "MC, N = 8 (exact)" if order == 0 else r"MC extrapolated to $1/N \to 0$"}],
                        "xticklabels": [f"K[{a},{b}]" for a, b in zip(*iu)],
                        "ylabel": f"MC $-$ NNGP $K^{{({depth})}}$",

@@ -39,11 +39,17 @@ __all__ = ["PAPER_PARAMS", "mc_invariants", "check_paper"]
 
 PAPER_PARAMS = (0.8, 0.1)
 _SOURCE = {"linear": "SPS17 linear kernel (talk, eq. after Eq. 12)", "relu": "SPS17 ReLU continuum EFT (talk Eq. 23)"}
-_FIELDS = {"linear": ("eps",), "relu": ("plus", "minus", "k")}
+
+
+def _radial(act) -> bool:
+    """One collective field (|z|, linear-like) rather than three (orthant: r+, r-, k)."""
+    from .checks_eft import collective_variables
+
+    return len(collective_variables(act)) == 1
 
 
 def _keys(act):
-    if act == "linear":
+    if _radial(act):
         return ["lag1_autocorr_eps", "xi_lattice"]
     return ["corr_plus_minus_abs", "corr_plus_k_abs", "corr_minus_k_abs", "corr_triple", "lag1_autocorr_plus",
             "lag1_autocorr_minus", "lag1_autocorr_k", "lag1_cross_plus_minus_abs", "lag1_cross_minus_plus_abs",
@@ -63,7 +69,7 @@ def mc_invariants(act, C):
     R0 = C[0] / np.outer(s, s)
     R1 = C[1] / np.outer(s, s)
     xi = _fit_xi(C[:, 0, 0])
-    if act == "linear":
+    if _radial(act):
         return np.array([R1[0, 0], xi])
     return np.array([abs(R0[0, 1]), abs(R0[0, 2]), abs(R0[1, 2]), R0[0, 1] * R0[1, 2] * R0[2, 0], R1[0, 0], R1[1, 1],
                      R1[2, 2], abs(R1[0, 1]), abs(R1[1, 0]), xi])
@@ -84,9 +90,15 @@ def _theory(act, inv):
 
 
 @register_check("paper-sps17", "paper",
-                "published SPS17 EFT invariants (talk Eq. 12, 23) and statfield's, against deep-network MC")
+                "published SPS17 EFT invariants (talk Eq. 12, 23) and statfield's, against deep-network MC",
+                caption=r"Invariants of the quadratic EFT (absolute correlation coefficients, lag-1 correlations, "
+                        r"$\xi$) measured on deep networks ($N=10^4$, $\sigma_w^2=0.8$, $\sigma_b^2=0.1$) against "
+                        r"statfield's EFT and the published SPS17 forms; pulls against statfield's values.")
 def check_paper(profile, seed, outdir):
+    from .. import fields
     from ..symbolic import compare as cmp
+    from ..symbolic.eft import quadratic_eft
+    from .checks_eft import _field_array, collective_variables
 
     t0 = time.perf_counter()
     sw2, sb2 = PAPER_PARAMS
@@ -101,16 +113,10 @@ def check_paper(profile, seed, outdir):
         M = max(2, int(math.ceil(2 * xi)))
         T = pick(profile, 150, 400)
         n = pick(profile, 2000, 20000)
-        from .. import fields
-
         qs = fields.q_star_large_n(act, sw2, sb2)
-        names = ("q",) if act == "linear" else ("u", "v", "k")
-        ch = collective_chains(act, sw2, sb2, N, burn + T, n, qs, seed, f"paper-{act}", names=names)
+        ch = collective_chains(act, sw2, sb2, N, burn + T, n, qs, seed, f"paper-{act}", names=collective_variables(act))
         bulk = {k: v[:, burn:] for k, v in ch.items()}
-        if act == "linear":
-            F = fields.linear_fields(bulk["q"], sw2, sb2, N)[..., None]
-        else:
-            F = np.stack(fields.relu_fields(bulk["u"], bulk["v"], bulk["k"], sw2, sb2, N), axis=-1)
+        F = _field_array(act, bulk, sw2, sb2, N, quadratic_eft(act).fields)
         C = lagged_covariances(F, range(M + 1))  # (n, M+1, F, F)
         val, se = jackknife(lambda c: mc_invariants(act, c), C)
         params = {"activation": act, "sigma_w2": sw2, "sigma_b2": sb2, "width": N, "burn_in": burn, "bulk_layers": T,
@@ -132,7 +138,8 @@ def check_paper(profile, seed, outdir):
             pv.append(np.nan if pub[i] is None else pub[i])
         panels.append({"curves": [{"x": xs, "y": ov, "style": "s", "label": "statfield EFT"},
                                   {"x": xs, "y": pv, "style": "^", "label": "published (SPS17, as quoted)"}],
-                       "points": [{"x": np.asarray(xs) + 0.15, "y": mcv, "yerr": mce, "label": f"MC, N = {N}"}],
+                       "points": [{"x": np.asarray(xs) + 0.15, "y": mcv, "yerr": mce, "label": f"MC, N = {N}",
+                                   "theory": np.asarray(ov, float)}],
                        "xticklabels": [k.replace("_abs", " |.|").replace("_", " ") for k in _keys(act)],
                        "ylabel": "invariant", "title": rf"{act}, $\sigma_w^2 = {sw2}$: invariants of the EFT"})
     fig = None

@@ -2,9 +2,9 @@ r"""Checks of the samplers themselves: exact finite-N identities and agreement i
 
 * ``relu-k-binomial`` — in a ReLU network the number of positive units of a layer is
   :math:`k^l\sim\mathrm{Binomial}(N, 1/2)`, independent of everything before (the units are centred
-  Gaussians given the previous layer; physics.md §2). Tested on full weight-space networks at
-  a small odd width: :math:`\mathbb E k = N/2`, :math:`\mathbb E(k-N/2)^2 = N/4`, and zero covariance of
-  :math:`k^l` with :math:`q^{l-1}` and with :math:`k^{l-1}`.
+  Gaussians given the previous layer; ``docs/conventions.md``, *Order parameters and fields*). Tested on full
+  weight-space networks at a small odd width: :math:`\mathbb E k = N/2`, :math:`\mathbb E(k-N/2)^2 = N/4`, and
+  zero covariance of :math:`k^l` with :math:`q^{l-1}` and with :math:`k^{l-1}`.
 * ``samplers-agree`` — weight space, pre-activation space and collective coordinates sample the same
   law (SPS17 Eq. 9 integrated over :math:`W, b`): two-sample z-scores of
   :math:`\mathbb E q^L`, :math:`\mathbb E (q^L)^2`, :math:`\mathbb E\ln q^L` and :math:`\mathbb E k^L`.
@@ -25,7 +25,9 @@ __all__ = ["check_relu_k_binomial", "check_samplers_agree"]
 
 
 @register_check("relu-k-binomial", "samplers",
-                "ReLU: k^l ~ Binomial(N, 1/2) independent of the past (full weight-space networks)")
+                "ReLU: k^l ~ Binomial(N, 1/2) independent of the past (full weight-space networks)",
+                caption=r"ReLU: the number $k^l$ of positive units of a layer in full weight-space networks of width "
+                        r"$N=7$ against $\mathrm{Binomial}(N,\tfrac12)$ (markers: exact probabilities); pulls below.")
 def check_relu_k_binomial(profile, seed, outdir):
     t0 = time.perf_counter()
     N, depth = 7, 4
@@ -57,17 +59,20 @@ def check_relu_k_binomial(profile, seed, outdir):
         vals = np.arange(N + 1)
         freq = np.array([(kk == v).mean() for v in vals])
         err = np.sqrt(freq * (1 - freq) / kk.size)
+        pmf = np.array([comb(N, int(v)) / 2.0**N for v in vals])
         fig = theory_vs_mc(outdir / "relu_k_binomial.png",
-                           curves=[{"x": vals, "y": [comb(N, int(v)) / 2.0**N for v in vals], "label": "Binomial(N, 1/2)",
-                                    "style": "-"}],
-                           points=[{"x": vals, "y": freq, "yerr": err, "label": f"weight-space MC, N = {N}"}],
+                           curves=[{"x": vals, "y": pmf, "label": "Binomial(N, 1/2)", "discrete": True}],
+                           points=[{"x": vals + 0.15, "y": freq, "yerr": err, "theory": pmf,
+                                    "label": f"weight-space MC, N = {N}"}],
                            xlabel="k (positive units)", ylabel="P(k)",
                            title="ReLU: number of positive units per layer")
     return finish(recs, t0, fig)
 
 
 @register_check("samplers-agree", "samplers",
-                "weight-space, pre-activation and collective samplers agree in distribution (two-sample z)")
+                "weight-space, pre-activation and collective samplers agree in distribution (two-sample z)",
+                caption=r"ReLU, $N=12$: mean and variance of $q^l$ from the weight-space, pre-activation and "
+                        r"collective-coordinate samplers (the same law, SPS17 Eq.~9 integrated over $W$, $b$).")
 def check_samplers_agree(profile, seed, outdir):
     t0 = time.perf_counter()
     N, depth = 12, 6

@@ -20,23 +20,38 @@ probability for a correct theory with calibrated Gaussian error bars is at most
 ``n * P(|Z| > t)`` (Bonferroni; ``t = 5`` gives ``5.7e-7`` per record). :func:`run_checks` states
 ``n``, ``t`` and the bound in its summary.
 
-Robustness: a check whose dependency (a statfield module still missing) cannot be imported is
-recorded as *skipped* with the reason; a check that raises is recorded as an *error*, counted as a
-failure, with the exception text. The harness itself never crashes on a bad check.
+Robustness: a check whose optional third-party dependency cannot be imported is recorded as *skipped*
+with the reason; a failed import of statfield's own code, or a check that raises, is recorded as an
+*error*, counted as a failure, with the exception text. The harness itself never crashes on a bad check.
+
+Saving: :meth:`CheckRecord.to_dict` / :meth:`CheckRecord.from_dict` round-trip a record through plain JSON
+types; :func:`results_document` and :func:`load_results` write and read the ``results.json`` of
+``statfield validate --out`` and ``statfield report``, stamped with :data:`SCHEMA_VERSION`.
 """
 
 from __future__ import annotations
 
+import json
 import math
 import time
 import traceback
-from dataclasses import asdict, dataclass, field
+from dataclasses import MISSING, asdict, dataclass, field, fields
+from pathlib import Path
 from typing import Callable
 
+from .._io import to_jsonable
+
 __all__ = ["CheckRecord", "compare", "skipped", "register_check", "CHECKS", "run_checks", "summarize",
-           "DEFAULT_THRESHOLD", "format_failure", "available_checks"]
+           "DEFAULT_THRESHOLD", "SCHEMA_VERSION", "format_failure", "available_checks", "results_document",
+           "load_results", "z_distribution"]
 
 DEFAULT_THRESHOLD = 5.0
+
+#: Version of the serialised record / ``results.json`` layout. Bump it when a field changes meaning or is
+#: removed; :meth:`CheckRecord.from_dict` refuses documents written by a newer layout.
+SCHEMA_VERSION = 1
+
+_FLOAT_FIELDS = ("prediction", "estimate", "stderr", "z", "threshold", "runtime")
 
 
 @dataclass
@@ -56,7 +71,7 @@ class CheckRecord:
     kind : {"test", "published"}
         ``"published"`` records are reported, never counted as failures.
     skipped : bool
-        True when the check could not run (a missing dependency); ``reason`` says why.
+        True when the check could not run (a missing optional dependency); ``reason`` says why.
     """
 
     name: str
@@ -93,10 +108,52 @@ class CheckRecord:
         return self.kind == "test" and not self.skipped and not self.passed
 
     def to_dict(self) -> dict:
-        """Plain JSON-safe dict (non-finite numbers -> ``None``, NumPy scalars/arrays -> Python)."""
-        d = _json_safe(asdict(self))
+        """Plain JSON-safe dict (non-finite numbers -> ``None``, NumPy scalars/arrays -> Python).
+
+        Carries ``schema_version`` (:data:`SCHEMA_VERSION`) and the derived ``status``;
+        :meth:`from_dict` inverts it.
+        """
+        d = to_jsonable(asdict(self))
         d["status"] = self.status
+        d["schema_version"] = SCHEMA_VERSION
         return d
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "CheckRecord":
+        """Rebuild a record from :meth:`to_dict` output (``None`` numbers become ``nan``).
+
+        Raises
+        ------
+        ValueError
+            ``d`` is not a dict, lacks a required field, has an unknown field, or was written by a newer
+            ``schema_version`` than :data:`SCHEMA_VERSION`.
+        """
+        if not isinstance(d, dict):
+            raise ValueError(f"a check record must be a dict, got {type(d).__name__}")
+        d = dict(d)
+        version = d.pop("schema_version", SCHEMA_VERSION)
+        if not isinstance(version, int) or version > SCHEMA_VERSION or version < 1:
+            raise ValueError(f"check record schema_version must be an int in [1, {SCHEMA_VERSION}], got {version!r}")
+        d.pop("status", None)
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(d) - known)
+        if unknown:
+            raise ValueError(f"unknown check record field(s) {unknown}; known: {sorted(known)}")
+        required = [f.name for f in fields(cls) if f.default is MISSING and f.default_factory is MISSING]
+        missing = [k for k in required if k not in d]
+        if missing:
+            raise ValueError(f"check record {d.get('name', '?')!r} lacks required field(s) {missing}")
+        for k in _FLOAT_FIELDS:
+            if k in d:
+                d[k] = math.nan if d[k] is None else float(d[k])
+        d["n"] = int(d["n"])
+        d["params"] = dict(d.get("params") or {})
+        return cls(**d)
+
+    @classmethod
+    def from_json(cls, text: str) -> "CheckRecord":
+        """Rebuild a record from the JSON text of :meth:`to_dict` (see :meth:`from_dict`)."""
+        return cls.from_dict(json.loads(text))
 
     def line(self) -> str:
         """One line for a terminal; failures say what disagreed and by how much."""
@@ -110,21 +167,6 @@ class CheckRecord:
         if self.failed:
             s += "\n       " + format_failure(self)
         return s
-
-
-def _json_safe(obj):
-    """Recursively convert NumPy types to Python and non-finite floats to ``None``."""
-    if isinstance(obj, dict):
-        return {str(k): _json_safe(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_json_safe(v) for v in obj]
-    if hasattr(obj, "tolist") and not isinstance(obj, (str, bytes)):  # numpy scalars and arrays
-        return _json_safe(obj.tolist())
-    if isinstance(obj, bool) or obj is None or isinstance(obj, (int, str)):
-        return obj
-    if isinstance(obj, float):
-        return obj if math.isfinite(obj) else None
-    return str(obj)
 
 
 def format_failure(rec: CheckRecord) -> str:
@@ -162,7 +204,7 @@ def compare(name, description, prediction, estimate, params=None, seed=None, thr
 
 
 def skipped(name, description, reason, group="", kind="test") -> CheckRecord:
-    """A record for a check that could not run (e.g. a statfield module not yet available)."""
+    """A record for a check that could not run (e.g. an optional third-party dependency is not installed)."""
     nan = math.nan
     return CheckRecord(name=name, description=description, prediction=nan, estimate=nan, stderr=nan, n=0,
                        z=nan, passed=False, threshold=DEFAULT_THRESHOLD, group=group, kind=kind,
@@ -175,21 +217,39 @@ class _Check:
     group: str
     description: str
     fn: Callable
+    caption: str | None = None
 
 
 CHECKS: dict[str, _Check] = {}
 
 
-def register_check(name: str, group: str, description: str):
-    """Decorator: register ``fn(profile, seed, outdir) -> list[CheckRecord]`` under ``name``."""
+def register_check(name: str, group: str, description: str, caption: str | None = None):
+    """Decorator: register ``fn(profile, seed, outdir) -> list[CheckRecord]`` under ``name``.
+
+    Parameters
+    ----------
+    name, group, description : str
+        Identifier, group (a section of the report) and one line of plain text (terminal, ``--list``).
+    caption : str, optional
+        Caption of the check's figure in the LaTeX report (LaTeX, math in ``$...$``); default: the
+        description, escaped.
+    """
 
     def deco(fn):
         if name in CHECKS:
             raise ValueError(f"check {name!r} registered twice")
-        CHECKS[name] = _Check(name, group, description, fn)
+        CHECKS[name] = _Check(name, group, description, fn, caption)
         return fn
 
     return deco
+
+
+def _error_record(chk: _Check, exc: BaseException) -> CheckRecord:
+    """A failed record for a check that raised (or could not import statfield's own code)."""
+    tb = traceback.format_exception_only(type(exc), exc)[-1].strip()
+    rec = skipped(chk.name, chk.description, "", group=chk.group)
+    rec.skipped, rec.passed, rec.reason = False, False, f"check raised {tb}"
+    return rec
 
 
 def _run_one(chk: _Check, profile, seed, outdir):
@@ -199,17 +259,11 @@ def _run_one(chk: _Check, profile, seed, outdir):
     except ImportError as exc:
         if (getattr(exc, "name", None) or "").split(".")[0] == "statfield":
             # statfield's own modules always exist: a failed import is a broken package, never a skip
-            tb = f"{type(exc).__name__}: {exc}"
-            rec = skipped(chk.name, chk.description, f"error: {tb}", group=chk.group)
-            rec.skipped, rec.passed, rec.reason = False, False, f"check raised {tb}"
-            recs = [rec]
+            recs = [_error_record(chk, exc)]
         else:  # an optional third-party dependency (cupy, ...): reported as skipped, with the reason
             recs = [skipped(chk.name, chk.description, f"{type(exc).__name__}: {exc}", group=chk.group)]
     except Exception as exc:  # noqa: BLE001 - a broken check is a failure, not a crash of the harness
-        tb = traceback.format_exception_only(type(exc), exc)[-1].strip()
-        rec = skipped(chk.name, chk.description, f"error: {tb}", group=chk.group)
-        rec.skipped, rec.passed, rec.reason = False, False, f"check raised {tb}"
-        recs = [rec]
+        recs = [_error_record(chk, exc)]
     dt = time.perf_counter() - t0
     for r in recs:
         r.group = r.group or chk.group
@@ -221,8 +275,38 @@ def _run_one(chk: _Check, profile, seed, outdir):
     return recs, dt
 
 
+def z_distribution(records) -> dict:
+    r"""Distribution of the z-scores of the test records that ran: ``n``, ``mean``, ``sd``, ``max_abs``.
+
+    For a correct theory with calibrated error bars the z-scores are close to standard normal (mean 0,
+    sd 1); ``sd`` is ``None`` with fewer than two finite z-scores, every entry ``None`` with none.
+    """
+    zs = [r.z for r in records if r.kind == "test" and not r.skipped and math.isfinite(r.z)]
+    n = len(zs)
+    if not n:
+        return {"n": 0, "mean": None, "sd": None, "max_abs": None}
+    mean = sum(zs) / n
+    sd = math.sqrt(sum((z - mean) ** 2 for z in zs) / (n - 1)) if n > 1 else None
+    return {"n": n, "mean": mean, "sd": sd, "max_abs": max(abs(z) for z in zs)}
+
+
+def _per_check(records, timings) -> dict:
+    out = {}
+    for r in records:
+        key = r.check or r.name
+        c = out.setdefault(key, {"group": r.group or "other", "n": 0, "failed": 0, "skipped": 0, "published": 0,
+                                 "max_abs_z": None, "runtime": (timings or {}).get(key)})
+        c["n"] += r.kind == "test" and not r.skipped
+        c["failed"] += r.failed
+        c["skipped"] += r.skipped
+        c["published"] += r.kind == "published" and not r.skipped
+        if r.kind == "test" and not r.skipped and math.isfinite(r.z):
+            c["max_abs_z"] = max(c["max_abs_z"] or 0.0, abs(r.z))
+    return out
+
+
 def summarize(records, profile="quick", seed=0, timings=None) -> dict:
-    """Counts, the multiple-comparison statement and the list of failures."""
+    """Counts, the multiple-comparison statement, the z distribution, per-check rows and the failures."""
     tests = [r for r in records if r.kind == "test" and not r.skipped]
     pubs = [r for r in records if r.kind == "published" and not r.skipped]
     skips = [r for r in records if r.skipped]
@@ -247,15 +331,40 @@ def summarize(records, profile="quick", seed=0, timings=None) -> dict:
         "multiple_comparisons": (f"{len(tests)} test comparisons at |z| < {t:g}: Bonferroni bound on the "
                                  f"probability of any false alarm for a correct theory = "
                                  f"{min(1.0, len(tests) * p_one):.2g}"),
+        "z_distribution": z_distribution(records),
         "failures": [format_failure(r) if math.isfinite(r.z) or not r.reason else f"{r.name}: {r.reason}"
                      for r in records if r.failed],
         "skipped": [f"{r.name}: {r.reason}" for r in skips],
         "groups": groups,
+        "checks": _per_check(records, timings),
         "timings": dict(timings or {}),
         "runtime_total": float(sum((timings or {}).values())),
         "profile": profile,
         "seed": seed,
     }
+
+
+def _progress_callback(progress, names):
+    """``(callback, close)`` for :func:`run_checks`: a user callable, or a progress bar when ``progress`` is true."""
+    if callable(progress):
+        return progress, (lambda: None)
+    from .._progress import progress_bar
+
+    bar = progress_bar(total=len(names), desc="checks", unit="check", enabled=bool(progress))
+    started = []
+
+    def cb(name):
+        if started:
+            bar.update(1)
+        started.append(name)
+        bar.set_postfix_str(name)
+
+    def close():
+        if started:
+            bar.update(1)
+        bar.close()
+
+    return cb, close
 
 
 def run_checks(names=None, profile="quick", seed=0, outdir=None, progress=None):
@@ -266,47 +375,98 @@ def run_checks(names=None, profile="quick", seed=0, outdir=None, progress=None):
     names : list of str, optional
         Check names (default: all registered checks, in registration order).
     profile : {"quick", "full"}
-    seed : int
+    seed : int >= 0
         Base seed; each check derives its own streams from it.
     outdir : path, optional
         Folder for the figures (created); ``None`` draws no figures.
-    progress : callable, optional
-        ``progress(name)`` is called before each check (the CLI's progress bar).
+    progress : bool or callable, optional
+        ``True``: a progress bar on stderr; a callable: ``progress(name)`` is called before each check.
+
+    Raises
+    ------
+    ValueError
+        Unknown profile or check name, or a negative / non-integer seed (the message names it).
     """
     if profile not in ("quick", "full"):
         raise ValueError(f"profile must be 'quick' or 'full', got {profile!r}")
+    from .._checks import check_int
+
+    seed = check_int(seed, "seed", minimum=0)
     _load_builtin_checks()
     names = list(CHECKS) if not names else list(names)
     unknown = [n for n in names if n not in CHECKS]
     if unknown:
         raise ValueError(f"unknown check(s) {unknown}; available: {sorted(CHECKS)}")
     if outdir is not None:
-        from pathlib import Path
-
         outdir = Path(outdir)
         outdir.mkdir(parents=True, exist_ok=True)
     records, timings = [], {}
-    for name in names:
-        if progress is not None:
-            progress(name)
-        recs, dt = _run_one(CHECKS[name], profile, seed, outdir)
-        timings[name] = dt
-        records.extend(recs)
+    cb, close = _progress_callback(progress, names)
+    try:
+        for name in names:
+            cb(name)
+            recs, dt = _run_one(CHECKS[name], profile, seed, outdir)
+            timings[name] = dt
+            records.extend(recs)
+    finally:
+        close()
     return records, summarize(records, profile, seed, timings)
 
 
+def results_document(records, summary, **extra) -> dict:
+    """The ``results.json`` document: ``schema_version``, the records (:meth:`CheckRecord.to_dict`), the summary
+    and any ``extra`` entries (versions, timings, ...)."""
+    return {"schema_version": SCHEMA_VERSION, "records": [r.to_dict() for r in records], "summary": summary,
+            **extra}
+
+
+def load_results(path):
+    """Read a ``results.json`` written by ``statfield validate --out`` or ``statfield report``.
+
+    Returns
+    -------
+    (list[CheckRecord], dict)
+        The records and the whole document (``summary``, ``schema_version``, ...).
+
+    Raises
+    ------
+    ValueError
+        The file is not valid JSON, has no ``records`` list, or was written by a newer schema (names the file).
+    OSError
+        The file cannot be read.
+    """
+    path = Path(path)
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"{path} is not valid JSON: {exc}") from None
+    if not isinstance(doc, dict) or not isinstance(doc.get("records"), list):
+        raise ValueError(f"{path} is not a statfield results file (no 'records' list)")
+    version = doc.get("schema_version", 1)
+    if not isinstance(version, int) or not 1 <= version <= SCHEMA_VERSION:
+        raise ValueError(f"{path}: schema_version must be an int in [1, {SCHEMA_VERSION}], got {version!r}")
+    try:
+        records = [CheckRecord.from_dict(d) for d in doc["records"]]
+    except (ValueError, TypeError) as exc:
+        raise ValueError(f"{path}: {exc}") from None
+    return records, doc
+
+
+#: The modules that register the built-in checks (one line per module).
 _BUILTIN = ("statfield.validation.checks_meanfield", "statfield.validation.checks_eft",
             "statfield.validation.checks_samplers", "statfield.validation.checks_paper",
-            "statfield.validation.checks_finite_width")
+            "statfield.validation.checks_finite_width", "statfield.validation.checks_perturbation",
+            "statfield.validation.checks_spectra", "statfield.validation.checks_training",
+            "statfield.validation.checks_models", "statfield.validation.checks_architectures")
 
 
 def _load_builtin_checks():
-    """Import the modules that register the built-in checks (those present on disk)."""
+    """Import the modules that register the built-in checks; a module that fails to import becomes a failing
+    check ``import-<module>`` (reported, never a crash of the harness)."""
     import importlib
-    import importlib.util
 
     for mod in _BUILTIN:
-        if mod in _LOADED or importlib.util.find_spec(mod) is None:
+        if mod in _LOADED:
             continue
         _LOADED.add(mod)
         try:

@@ -136,7 +136,7 @@ def test_bad_input_raises():
     ("leaky_relu_0.2", 5, 3, 1.2, 0.1, {"u": 0.4, "v": 0.9}),
 ])
 def test_open_chain_reproduces_exact_markov_chain(act, N, L, sw, sb, bnd, rng):
-    res = simulate_mcmc(act, sw, sb, N, L, n_samples=400, n_chains=128, burn_in=200, boundary=bnd, seed=11,
+    res = simulate_mcmc(act, sw, sb, N, L, n_sweeps=400, n_chains=128, n_tune=200, boundary=bnd, seed=11,
                         eft_lags=())
     ex = exact_open_chain(act, N, L, sw, sb, bnd, 100_000, rng)
     names = ["q"] if act == "linear" else ["u", "v", "k"]
@@ -190,7 +190,7 @@ def test_ring_linear_matches_transfer_operator(L):
     qs = sb / (1 - sw)
     hi = math.log(qs) + 3.0
     m, v = ring_marginal_linear(N, L, sw, sb, math.log(qs) - 14, hi)
-    res = simulate_mcmc("linear", sw, sb, N, L, n_samples=600, n_chains=128, burn_in=300, seed=5, eft_lags=(),
+    res = simulate_mcmc("linear", sw, sb, N, L, n_sweeps=600, n_chains=128, n_tune=300, seed=5, eft_lags=(),
                         log_bounds=(-np.inf, hi))
     assert abs(res["q_avg"][0].z(m)) < Z, (res["q_avg"][0], m)
     assert abs(res["q_var_avg"][0].z(v)) < Z, (res["q_var_avg"][0], v)
@@ -203,7 +203,7 @@ def test_ring_relu_matches_transfer_operator():
     N, L, sw, sb = 4, 4, 1.0, 0.5
     hi = math.log(1.0) + 2.5
     m, v = ring_marginal_relu(N, L, sw, sb, -14.0, hi)
-    res = simulate_mcmc("relu", sw, sb, N, L, n_samples=800, n_chains=128, burn_in=300, seed=6, eft_lags=(),
+    res = simulate_mcmc("relu", sw, sb, N, L, n_sweeps=800, n_chains=128, n_tune=300, seed=6, eft_lags=(),
                         log_bounds=(-np.inf, hi))
     assert abs(res["u_avg"][0].z(m)) < Z, (res["u_avg"][0], m)
     assert abs(res["u_var_avg"][0].z(v)) < Z, (res["u_var_avg"][0], v)
@@ -256,7 +256,7 @@ def test_kernel_check_detects_a_broken_kernel():
 # ------------------------------------------------------------------ backends, determinism, diagnostics
 def test_array_api_strict_backend_matches_numpy():
     pytest.importorskip("array_api_strict")
-    kw = dict(n_samples=20, n_chains=8, burn_in=10, seed=4, eft_lags=(0, 1))
+    kw = dict(n_sweeps=20, n_chains=8, n_tune=10, seed=4, eft_lags=(0, 1))
     a = simulate_mcmc("relu", 1.2, 0.3, 50, 4, backend="numpy", **kw)
     b = simulate_mcmc("relu", 1.2, 0.3, 50, 4, backend="array_api_strict", **kw)
     assert "eft_corr" in a and "q" in a
@@ -268,7 +268,7 @@ def test_array_api_strict_backend_matches_numpy():
 def test_ring_eft_correlators_and_diagnostics():
     """Large-N ring: exact stationary facts, <eps_k^2> = 1/4 exactly (k independent binomials
     truncated to [1, N-1]: variance 1/4 up to 2^(1-N)), cross-lag <eps_k(l) eps_k(l+m)> = 0."""
-    res = simulate_mcmc("relu", 1.0, 0.5, 400, 6, n_samples=300, n_chains=64, burn_in=200, seed=9,
+    res = simulate_mcmc("relu", 1.0, 0.5, 400, 6, n_sweeps=300, n_chains=64, n_tune=200, seed=9,
                         eft_lags=(0, 1, 2))
     d = res.diagnostics
     assert 0.2 < d["acceptance"]["local"] < 0.6 and 0.2 < d["acceptance"]["kmove"] < 0.6
@@ -301,7 +301,7 @@ def test_mcmc_error_bars_calibrated():
     var = m2 - m1 * m1
     zm, v, se = [], [], []
     for r in range(R):
-        res = simulate_mcmc("linear", sw, sb, N, L, n_samples=100, n_chains=32, burn_in=60, seed=1000 + r,
+        res = simulate_mcmc("linear", sw, sb, N, L, n_sweeps=100, n_chains=32, n_tune=60, seed=1000 + r,
                             boundary={"q": q0}, eft_lags=())
         zm.append(res["q"][-1].z(m1))
         v.append(res["q_var"][-1].value)

@@ -10,7 +10,8 @@ import sympy as sp
 
 from statfield import fields as F
 from statfield.symbolic import collective as C
-from statfield.symbolic.eft import FIELD_SYMBOLS, q, quadratic_eft
+from statfield.symbolic.eft import FIELD_SYMBOLS, quadratic_eft
+from statfield.symbolic.symbols import p as q  # the lattice momentum (q is the order parameter)
 
 
 @pytest.fixture(scope="module")
@@ -212,7 +213,7 @@ def test_bad_input(lin):
         lin.correlator(0, 0.5, -0.1)
     with pytest.raises(ValueError, match="kind"):
         lin.correlation_length("fourier")
-    with pytest.raises(ValueError, match="q must be finite"):
+    with pytest.raises(ValueError, match="p must be finite"):
         lin.precision(float("nan"))
     with pytest.raises(ValueError, match="sigma_w2"):
         quadratic_eft("relu").correlation_length("lattice", sigma_w2=2.5)

@@ -14,7 +14,7 @@ sw, sb, ap, am = S["sigma_w2"], S["sigma_b2"], S["a_plus"], S["a_minus"]
 
 @pytest.mark.parametrize("slopes", [(1, 1), (1, 0), (1, sp.Rational(1, 3)), (2, -1)])
 def test_multiplier_moments_cumulants_vs_binomial_mixture(slopes):
-    """Cumulant route (symbolic n) vs the chi^2/binomial mixture of physics.md §2 (concrete n), exactly."""
+    """Cumulant route (symbolic n) vs the chi^2/binomial mixture (docs/conventions.md, "Exact chain"; concrete n), exactly."""
     a, b = slopes
     mu = sfw.multiplier_moments(4, a, b)
     for width in (1, 2, 5, 8):
@@ -162,4 +162,4 @@ def test_catalog_entry():
     from statfield.symbolic.catalog import DERIVATIONS
 
     mod, fn = DERIVATIONS["finite-width"][0].split(":")
-    assert mod == "statfield.symbolic.finite_width" and fn == "finite_width_derivation"
+    assert mod == "statfield.documents.finite_width" and fn == "finite_width_derivation"

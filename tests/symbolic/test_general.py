@@ -82,7 +82,9 @@ def test_erf_and_relu_saddles_against_closed_forms():
 @pytest.mark.parametrize("activation", ["tanh", "erf"])  # statfield.meanfield has landed: no skip if it vanishes
 def test_meanfield_route_agrees_with_mpmath_route(activation):
     a = general_saddle(activation, 1.8, 0.1, method="mpmath")
-    b = general_saddle(activation, 1.8, 0.1, method="meanfield")
+    from statfield.documents.saddles import general_saddle as documents_general_saddle
+
+    b = documents_general_saddle(activation, 1.8, 0.1, method="meanfield")
     assert b.method == "meanfield"
     assert b.q_star == pytest.approx(a.q_star, rel=1e-8)
     assert b.chi_q == pytest.approx(a.chi_q, rel=1e-6)
@@ -106,9 +108,10 @@ def test_homogeneous_stationarity_factorises_with_mean_field_branch():
 
 def test_lattice_kernel_against_finite_differences():
     diag, off, M = lattice_kernel()
+    from statfield.symbolic.symbols import p as momentum  # the lattice momentum (k is the ReLU count)
+
     Kp = sp.Symbol("K_p", real=True)
-    k = sp.Symbol("k", real=True)
-    assert sp.simplify(M - ((1 + Kp**2) - 2 * Kp * sp.cos(k)) / (2 * q**2)) == 0
+    assert sp.simplify(M - ((1 + Kp**2) - 2 * Kp * sp.cos(momentum)) / (2 * q**2)) == 0
     # numeric Hessian of S/N for an explicit nonlinear K at its fixed point (K'' must cancel)
     a0, a1, a2 = 0.3, 0.5, -0.1
     Kexpr = a0 + a1 * q + a2 * q**2

@@ -1,0 +1,7 @@
+"""``python -m statfield.cli``: the ``statfield`` command line."""
+
+import sys
+
+from . import main
+
+sys.exit(main())
