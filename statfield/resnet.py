@@ -98,18 +98,7 @@ __all__ = [
     "simulate_resnet",
 ]
 
-#: largest kernel / variance accepted (as :data:`statfield.kernels.K_MAX`): beyond it ``OverflowError``
-K_MAX = 1.0e150
-
-
-# ============================================================================ helpers
-def _inputs(X, name):
-    X = np.asarray(X, dtype=float)
-    if X.ndim != 2 or X.shape[0] < 1 or X.shape[1] < 1:
-        raise ValueError(f"{name} must be a 2-D array (P x d_in) with P, d_in >= 1, got shape {X.shape}")
-    if not np.all(np.isfinite(X)):
-        raise ValueError(f"{name} must be finite (it contains NaN or inf)")
-    return X
+from .kernels import K_MAX, _inputs  # noqa: E402  (one validator and one overflow bound for every kernel)
 
 
 def _overflow(fn, layer, *arrays):

@@ -297,6 +297,22 @@ def gaussian_moments(activation, K):
 
 
 # --------------------------------------------------------------------------- result
+def _result_fan_in(result, width):
+    """Fan-in widths of a recursion result (``width=None``: the widths it was computed with; an exact result
+    accepts only its own widths). Shared by the single- and multi-input results."""
+    if width is None:
+        if result.widths is None:
+            raise ValueError("width must be given (an integer >= 1 or one per layer): this result was "
+                             "computed without widths")
+        w = result.widths
+    else:
+        w = _widths(width, result.depth)
+        if result.exact and not np.array_equal(w, result.widths):
+            raise ValueError(f"width must equal the width of the exact recursion ({result.widths[0]} ...), "
+                             f"got {width!r}")
+    return _fan_in(w)
+
+
 @dataclass(frozen=True)
 class EffectiveAction:
     r"""Single-unit effective action to :math:`O(1/n)`: :math:`-\ln p(z) = \frac{g}{2}z^2 - \frac{v}{8}z^4 + \mathrm{const}`.
@@ -349,17 +365,7 @@ class FiniteWidthResult:
         return np.arange(1, self.depth + 1)
 
     def _fan_in(self, width):
-        if width is None:
-            if self.widths is None:
-                raise ValueError("width must be given (an integer >= 1 or one per layer): this result was "
-                                 "computed without widths")
-            w = self.widths
-        else:
-            w = _widths(width, self.depth)
-            if self.exact and not np.array_equal(w, self.widths):
-                raise ValueError(f"width must equal the width of the exact recursion ({self.widths[0]} ...), "
-                                 f"got {width!r}")
-        return _fan_in(w)
+        return _result_fan_in(self, width)
 
     def G_var(self, width=None) -> np.ndarray:
         r""":math:`\mathrm{Var}\,\hat G^{(l)} = V^{(l)}/n_{l-1}` (0 at layer 1)."""

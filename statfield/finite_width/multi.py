@@ -50,6 +50,7 @@ import numpy as np
 from .._checks import check_int, check_variances
 from ..activations import Activation, get_activation
 from ..quadrature import QuadratureWarning, hermite_nodes
+from ._single import _result_fan_in  # noqa: E402
 from ._single import (
     FiniteWidthOverflowError,
     _fan_in,
@@ -556,16 +557,7 @@ class MultiInputResult:
         return V + V.transpose(0, 2, 1, 3) + V.transpose(0, 3, 2, 1)
 
     def _fan_in(self, width):
-        if width is None:
-            if self.widths is None:
-                raise ValueError("width must be given (an integer >= 1 or one per layer): this result was "
-                                 "computed without widths")
-            w = self.widths
-        else:
-            w = _widths(width, self.depth)
-            if self.exact and not np.array_equal(w, self.widths):
-                raise ValueError(f"width must equal the width of the exact recursion, got {width!r}")
-        return _fan_in(w)
+        return _result_fan_in(self, width)
 
     def to_dict(self) -> dict:
         return {"activation": self.activation.name, "sigma_w2": self.sigma_w2, "sigma_b2": self.sigma_b2,
