@@ -427,3 +427,21 @@ def test_train_subcommand(capsys):
     assert len(loss) == 3 and loss[-1] < loss[1] < loss[0]
     assert main([*base, "--synthetic", "6,3"]) == 2
     assert "synthetic" in _one_error_line(capsys.readouterr().err)
+
+
+def test_sample_flags_for_variance_reduction_dtype_residual_and_methods(capsys):
+    from statfield.cli import main
+
+    assert main(["sample", "relu", "--sigma-w2", "2", "--sigma-b2", "0.1", "--width", "4", "--depth", "2",
+                 "--n-samples", "40", "--method", "wishart", "--no-progress"]) == 2  # Wishart chains: linear only
+    capsys.readouterr()
+    assert main(["sample", "relu", "--sigma-w2", "1", "--sigma-b2", "0.05", "--width", "8", "--depth", "3",
+                 "--n-samples", "50", "--residual", "--json"]) == 0
+    assert '"residual": true' in capsys.readouterr().out
+    with pytest.raises(SystemExit) as exc:  # argparse refuses the choice: usage error, exit status 2
+        main(["sample", "relu", "--sigma-w2", "2", "--sigma-b2", "0.1", "--width", "8", "--depth", "2",
+              "--n-samples", "40", "--dtype", "float16"])
+    assert exc.value.code == 2
+    assert main(["sample", "relu", "--sigma-w2", "2", "--sigma-b2", "0.1", "--width", "8", "--depth", "2",
+                 "--n-samples", "40", "--variance-reduction", "off", "--dtype", "float32", "--method",
+                 "preactivation", "--no-progress"]) == 0

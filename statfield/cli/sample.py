@@ -10,7 +10,10 @@ from ._common import csv_list, finite_float, nonneg_int, positive_int, print_jso
 
 __all__ = ["add_parser", "run", "load_inputs"]
 
-_METHODS = ("auto", "weights", "preactivation", "collective", "mcmc")
+def _methods():
+    from ..sampling.plan import METHODS
+
+    return tuple(METHODS)
 
 
 def add_parser(subparsers):
@@ -26,10 +29,20 @@ def add_parser(subparsers):
     s.add_argument("--width", type=int, required=True, help="hidden width N of every layer (>= 1)")
     s.add_argument("--depth", type=int, required=True, help="number of layers L (>= 1)")
     s.add_argument("--n-samples", type=int, required=True,
-                   help="number of independent networks (>= 2; for --method mcmc: MCMC samples)")
-    s.add_argument("--method", default="auto", choices=_METHODS,
-                   help="sampler (default auto: collective for one input and piecewise-linear phi, "
-                        "else preactivation)")
+                   help="number of independent networks (>= 2; for --method mcmc: independent Markov chains)")
+    s.add_argument("--method", default="auto", choices=_methods(),
+                   help="sampler (default auto: collective for one input and piecewise-linear phi, wishart for "
+                        "linear phi with several inputs, else preactivation)")
+    s.add_argument("--residual", action="store_true",
+                   help="residual network z^{l+1} = z^l + W phi(z^l) + b (pre-activation sampler, NumPy)")
+    s.add_argument("--variance-reduction", choices=("auto", "on", "off"), default="auto",
+                   help="control variates with exactly known means (auto: where they exist; on: warn where they "
+                        "do not; off: the plain estimator)")
+    s.add_argument("--dtype", choices=("float64", "float32"), default="float64",
+                   help="sampling precision of preactivation/weights (accumulation is always float64)")
+    s.add_argument("--scheduler", default=None, metavar="ADDRESS|local",
+                   help="run blocks as Dask tasks: 'local' (a LocalCluster) or a scheduler address; bit-identical "
+                        "to the serial run (needs statfield[distributed])")
     s.add_argument("--backend", default="numpy", help="array backend: numpy (default) or cupy")
     s.add_argument("--seed", type=nonneg_int, default=0, help="root seed (>= 0; default 0)")
     s.add_argument("--inputs", type=Path, default=None, metavar="FILE",
@@ -107,6 +120,13 @@ def run(args) -> int:
 
     kw = dict(method=args.method, backend=args.backend, seed=args.seed, workers=args.workers,
               progress=not (args.json or args.no_progress) and sys.stderr.isatty())
+    if args.residual:
+        kw = dict(method=args.method, seed=args.seed, residual=True)
+    else:
+        kw["variance_reduction"] = {"auto": None, "on": True, "off": False}[args.variance_reduction]
+        kw["dtype"] = args.dtype
+        if args.scheduler is not None:
+            kw["scheduler"] = args.scheduler
     if args.inputs is not None:
         kw["inputs"] = load_inputs(args.inputs)
     for key in ("observables", "checkpoint", "chunk_size"):

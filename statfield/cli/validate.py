@@ -24,6 +24,9 @@ def add_parser(subparsers):
     v.add_argument("--list", action="store_true", help="list the checks and exit")
     v.add_argument("--seed", type=nonneg_int, default=0, help="base seed of the checks (>= 0; default 0)")
     v.add_argument("--no-progress", action="store_true", help="no progress bar")
+    v.add_argument("--scheduler", default=None, metavar="ADDRESS|local",
+                   help="run the checks as Dask tasks: 'local' (a LocalCluster) or a scheduler address; the same "
+                        "records as a serial run (needs statfield[distributed])")
     return v
 
 
@@ -44,7 +47,13 @@ def run(args) -> int:
         raise ValueError(f"unknown check(s) {unknown}; see 'statfield validate --list'")
     profile = "full" if args.full else "quick"
     out = Path(args.out) if args.out else None
-    records, summary = run_checks(sel, profile=profile, seed=args.seed, outdir=out, progress=not args.no_progress)
+    if getattr(args, "scheduler", None) is not None:
+        from ..sampling.distributed import map_checks
+
+        records, summary = map_checks(sel, scheduler=args.scheduler, profile=profile, seed=args.seed, outdir=out)
+    else:
+        records, summary = run_checks(sel, profile=profile, seed=args.seed, outdir=out,
+                                      progress=not args.no_progress)
     doc = results_document(records, summary)
     if out is not None:
         write_json(out / "results.json", doc)
